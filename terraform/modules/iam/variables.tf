@@ -1,0 +1,38 @@
+variable "name" {
+  description = "Name prefix of the roles."
+  type        = string
+}
+
+variable "models_bucket_arn" {
+  description = "ARN of the models bucket."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9.-]+$", var.models_bucket_arn))
+    error_message = "models_bucket_arn must be an S3 bucket ARN (no key part)."
+  }
+}
+
+variable "services" {
+  description = "One entry per service: its own prefix in the models bucket (models/<name>)."
+  type = map(object({
+    model_prefix = string
+  }))
+
+  validation {
+    condition     = alltrue([for k, s in var.services : can(regex("^[a-z0-9_-]+(/[a-z0-9_-]+)*$", s.model_prefix)) && endswith(s.model_prefix, "/${k}")])
+    error_message = "Each model_prefix must be a plain path ending in /<service name>, with no wildcard and no trailing slash."
+  }
+}
+
+variable "dynamodb_tables" {
+  description = "DynamoDB table ARN per service that keeps state in DynamoDB (e.g. { flow = arn })."
+  type        = map(string)
+  default     = {}
+}
+
+variable "tags" {
+  description = "Tags added to every resource of the module."
+  type        = map(string)
+  default     = {}
+}

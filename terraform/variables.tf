@@ -1,0 +1,174 @@
+variable "name" {
+  description = "Short project name; prefixes every resource name (with the environment)."
+  type        = string
+  default     = "mlplat"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,14}[a-z0-9]$", var.name))
+    error_message = "name must be 3-16 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Deployment environment; part of every resource name and tag."
+  type        = string
+
+  validation {
+    condition     = contains(["dev", "staging", "prod"], var.environment)
+    error_message = "environment must be one of dev, staging, prod."
+  }
+}
+
+variable "region" {
+  description = "AWS region to deploy into, e.g. eu-west-1."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must look like an AWS region name, e.g. eu-west-1."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "CIDR block of the VPC; split into public (ALB) and private (tasks, endpoints) subnets."
+  type        = string
+  default     = "10.40.0.0/16"
+
+  validation {
+    condition     = can(cidrnetmask(var.vpc_cidr)) && tonumber(split("/", var.vpc_cidr)[1]) <= 20
+    error_message = "vpc_cidr must be a valid IPv4 CIDR block of /20 or larger."
+  }
+}
+
+variable "az_count" {
+  description = "Number of availability zones to spread subnets and tasks over."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 3
+    error_message = "az_count must be 2 or 3 (the ALB needs at least two zones)."
+  }
+}
+
+variable "image_tag" {
+  description = "Image tag (the git revision pushed by scripts/build_and_push_ecr.sh) deployed for every service."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", var.image_tag)) && var.image_tag != "latest"
+    error_message = "image_tag must be a valid Docker tag other than 'latest' (repositories are immutable; use the git revision)."
+  }
+}
+
+variable "image_tags" {
+  description = "Per-service image tag overrides, keyed by service name; services not listed use image_tag."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for t in values(var.image_tags) : can(regex("^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", t)) && t != "latest"])
+    error_message = "Every image_tags value must be a valid Docker tag other than 'latest'."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate ARN for the ALB. When set, the ALB serves HTTPS on 443 and redirects HTTP to it; when null, it serves plain HTTP (development only)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.certificate_arn))
+    error_message = "certificate_arn must be null or an ACM certificate ARN."
+  }
+}
+
+variable "api_domain_name" {
+  description = "DNS name that points at the ALB and matches certificate_arn (e.g. api.example.com). Used for the API base URL; when null the ALB DNS name is used."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.api_domain_name == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.api_domain_name))
+    error_message = "api_domain_name must be null or a lowercase DNS name."
+  }
+}
+
+variable "alb_deletion_protection" {
+  description = "Turn on deletion protection for the load balancer. Set false before `terraform destroy`."
+  type        = bool
+  default     = true
+}
+
+variable "allowed_ingress_cidrs" {
+  description = "IPv4 CIDR blocks allowed to reach the load balancer on ports 80/443."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = length(var.allowed_ingress_cidrs) > 0 && alltrue([for c in var.allowed_ingress_cidrs : can(cidrnetmask(c))])
+    error_message = "allowed_ingress_cidrs must be a non-empty list of IPv4 CIDR blocks."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the services' CloudWatch log groups and the VPC flow logs, in days."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ..., 365, ...)."
+  }
+}
+
+variable "model_refresh_seconds" {
+  description = "How often each service polls <MODEL_STORE_URI>/<service>/LATEST for a new model version."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.model_refresh_seconds >= 5 && var.model_refresh_seconds <= 3600
+    error_message = "model_refresh_seconds must be between 5 and 3600."
+  }
+}
+
+variable "cpu_target_percent" {
+  description = "Average CPU utilisation that target-tracking autoscaling keeps each service at."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.cpu_target_percent >= 10 && var.cpu_target_percent <= 90
+    error_message = "cpu_target_percent must be between 10 and 90."
+  }
+}
+
+variable "extra_cors_origins" {
+  description = "Origins allowed by CORS in addition to the S3 website (e.g. a custom UI domain)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.extra_cors_origins : can(regex("^https?://[^/]+$", o))])
+    error_message = "Each extra CORS origin must be scheme://host[:port] with no path."
+  }
+}
+
+variable "flow_state_service" {
+  description = "Registry service that keeps gate state in DynamoDB (gets the table and FLOW_STATE_BACKEND=dynamodb). Null for none."
+  type        = string
+  default     = "flow"
+}
+
+variable "force_destroy" {
+  description = "Let `terraform destroy` delete non-empty buckets and ECR repositories. Keep false outside throwaway environments."
+  type        = bool
+  default     = false
+}
+
+variable "tags" {
+  description = "Extra tags applied to every resource (merged into the provider's default_tags)."
+  type        = map(string)
+  default     = {}
+}
