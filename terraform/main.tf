@@ -34,6 +34,7 @@ module "vpc" {
   name               = local.prefix
   cidr               = var.vpc_cidr
   az_count           = var.az_count
+  zone_names         = var.availability_zones
   region             = var.region
   flow_log_retention = var.log_retention_days
   tags               = var.tags

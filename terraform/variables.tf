@@ -51,6 +51,17 @@ variable "az_count" {
   }
 }
 
+variable "availability_zones" {
+  description = "Zone names the subnets may use (null: <region>a, <region>b, <region>c); the first az_count available ones are used."
+  type        = list(string)
+  default     = null
+
+  validation {
+    condition     = var.availability_zones == null || alltrue([for z in coalesce(var.availability_zones, []) : startswith(z, var.region)])
+    error_message = "availability_zones must be zones of var.region."
+  }
+}
+
 variable "image_tag" {
   description = "Image tag (the git revision pushed by scripts/build_and_push_ecr.sh) deployed for every service."
   type        = string

@@ -54,10 +54,11 @@ resource "aws_vpc_security_group_egress_rule" "to_services" {
   cidr_ipv4         = var.vpc_cidr
 }
 
+# AWS-0053: The load balancer is the public entry point of the REST API.
+#trivy:ignore:AWS-0053
 resource "aws_lb" "this" {
   #checkov:skip=CKV2_AWS_28:A WAF web ACL is an account-level choice with its own cost; attach one with aws_wafv2_web_acl_association when the API is exposed beyond trusted clients.
   #checkov:skip=CKV_AWS_91:Access logs need a dedicated log bucket and Athena to be useful; request logs are written by every service as JSON lines with the request id.
-  #trivy:ignore:AVD-AWS-0053 The load balancer is the public entry point of the REST API.
   name               = "${var.name}-alb"
   load_balancer_type = "application"
   internal           = false
@@ -100,11 +101,12 @@ resource "aws_lb_target_group" "service" {
 
 # Port 80: redirects to HTTPS when a certificate is given, otherwise serves
 # the API itself (development without a domain).
+# AWS-0054: Plain HTTP only without a certificate (development); otherwise it redirects to HTTPS.
+#trivy:ignore:AWS-0054
 resource "aws_lb_listener" "http" {
   #checkov:skip=CKV_AWS_2:Plain HTTP is served only when no certificate is configured (development); with certificate_arn set this listener only redirects to HTTPS.
   #checkov:skip=CKV2_AWS_20:Redirect to HTTPS is conditional on certificate_arn, which static analysis cannot resolve.
   #checkov:skip=CKV_AWS_103:The HTTP listener carries no TLS; the HTTPS listener pins ssl_policy to TLS 1.2+.
-  #trivy:ignore:AVD-AWS-0054 Plain HTTP only without a certificate (development); otherwise it redirects to HTTPS.
   load_balancer_arn = aws_lb.this.arn
   port              = 80
   protocol          = "HTTP"

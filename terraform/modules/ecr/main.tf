@@ -1,6 +1,7 @@
+# AWS-0033: Images are encrypted with AES256 (ECR default); they hold no secrets.
+#trivy:ignore:AWS-0033
 resource "aws_ecr_repository" "this" {
   #checkov:skip=CKV_AWS_136:Images are encrypted at rest with AES256 (ECR default); they hold code and no secrets, so a customer-managed KMS key is not warranted.
-  #trivy:ignore:AVD-AWS-0033 Images are encrypted with AES256 (ECR default); they hold no secrets.
   for_each = toset(var.repositories)
 
   name                 = "${var.name}/${each.value}"

@@ -42,6 +42,8 @@ locals {
   }
 }
 
+# AWS-0017: Encrypted with the CloudWatch Logs service key; the logs hold request metadata, not secrets.
+#trivy:ignore:AWS-0017
 resource "aws_cloudwatch_log_group" "this" {
   #checkov:skip=CKV_AWS_158:Encrypted with the CloudWatch Logs service key; the logs hold request metadata, not secrets, and a customer-managed key adds cost and key-policy surface.
   name              = "/ecs/${local.full_name}"

@@ -29,6 +29,12 @@ variable "region" {
   type        = string
 }
 
+variable "zone_names" {
+  description = "Availability zones allowed for the subnets (null: <region>a, <region>b, <region>c); the first az_count available ones are used."
+  type        = list(string)
+  default     = null
+}
+
 variable "interface_endpoints" {
   description = "Interface VPC endpoints created in the private subnets so tasks reach AWS APIs without a NAT or public IP."
   type        = list(string)

@@ -1,0 +1,1 @@
+"""The kernel every service uses: app factory, schemas, model store, model holder."""

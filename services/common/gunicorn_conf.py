@@ -1,0 +1,34 @@
+"""gunicorn settings shared by every service image and by the local gateway.
+
+Environment: PORT (default 8080), HOST (default 0.0.0.0 in containers), WEB_CONCURRENCY
+(workers, default 2), GUNICORN_THREADS (default 1), PROMETHEUS_MULTIPROC_DIR.
+"""
+import os
+import tempfile
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+graceful_timeout = 10
+keepalive = 5
+# Bound request lines and headers: slow or huge headers are refused before the app sees them.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+accesslog = None
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
+
+# Metrics from every worker are aggregated through files in this folder.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

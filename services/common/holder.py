@@ -1,0 +1,116 @@
+"""Holds the serving model and swaps in new versions without a restart.
+
+A background thread polls LATEST every MODEL_REFRESH_SECONDS. A new version is fetched,
+verified and loaded beside the current one; only a fully loaded model replaces it (one
+reference assignment, atomic under the GIL). If anything fails, the old model keeps
+serving, the failure is logged and counted, and the bad version is not retried until
+LATEST changes again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Generic, TypeVar
+
+from . import metrics
+from .store import ModelStore
+
+ModelT = TypeVar("ModelT")
+Loader = Callable[[Path, dict[str, Any]], ModelT]
+
+log = logging.getLogger("services.model")
+
+
+@dataclass(frozen=True)
+class Loaded(Generic[ModelT]):
+    model: ModelT
+    manifest: dict[str, Any]
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+
+class ModelHolder(Generic[ModelT]):
+    def __init__(self, service: str, store: ModelStore, loader: Loader, refresh_seconds: float):
+        self.service = service
+        self.store = store
+        self.loader = loader
+        self.refresh_seconds = refresh_seconds
+        self._current: Loaded[ModelT] | None = None
+        self._failed_version: str | None = None
+        self.last_error: str | None = "model not loaded yet"
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def current(self) -> Loaded[ModelT] | None:
+        return self._current
+
+    def refresh(self) -> bool:
+        """Load LATEST if it changed. True when a new version was swapped in."""
+        with self._lock:
+            try:
+                version = self.store.latest_version(self.service)
+            except Exception as exc:  # store down or empty: keep serving what we have
+                self._record_failure(None, f"cannot read LATEST: {exc}")
+                return False
+            if self._current is not None and self._current.version == version:
+                if self.last_error and self._failed_version is None:
+                    self.last_error = None
+                return False
+            if version == self._failed_version:
+                return False
+            started = time.perf_counter()
+            try:
+                directory, manifest = self.store.fetch(self.service, version)
+                model = self.loader(directory, manifest)
+            except Exception as exc:
+                self._record_failure(version, f"version {version} refused: {exc}")
+                return False
+            previous = self._current.version if self._current else None
+            self._current = Loaded(model=model, manifest=manifest)
+            self._failed_version = None
+            self.last_error = None
+            metrics.set_model_version(self.service, version, previous)
+            log.info("model loaded", extra={"service": self.service, "version": version,
+                                            "previous": previous,
+                                            "seconds": round(time.perf_counter() - started, 3)})
+            return True
+
+    def _record_failure(self, version: str | None, message: str) -> None:
+        if version is not None:
+            self._failed_version = version
+        self.last_error = message
+        metrics.MODEL_LOAD_FAILURES.labels(service=self.service).inc()
+        log.error("model refresh failed", extra={"service": self.service, "error": message,
+                                                 "serving": self._current.version if self._current else None})
+
+    def start(self) -> None:
+        """Load in the background, then poll; the app answers /health at once either way."""
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name=f"model-refresh-{self.service}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        retry = 1.0
+        while not self._stop.is_set():
+            self.refresh()
+            if self._current is None:  # not serving yet: retry soon, backing off to the poll interval
+                wait = min(retry, self.refresh_seconds or 5.0)
+                retry = min(retry * 2, 30.0)
+            elif self.refresh_seconds <= 0:
+                return
+            else:
+                wait = self.refresh_seconds
+            self._stop.wait(wait)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

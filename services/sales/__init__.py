@@ -1,0 +1,1 @@
+"""Sales service: weekly Walmart store sales, per-week prediction and multi-week forecast."""

@@ -1,0 +1,80 @@
+"""Request and response schemas of the sales API (validated here, published in openapi.json)."""
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+from services.common.api import QueryModel, RequestModel
+
+from .calendar import parse_date
+
+
+class PredictRequest(RequestModel):
+    Store: int = Field(ge=1, le=10_000, description="store number, 1..45 in the shipped data")
+    Date: str = Field(description="a day in the week to predict, DD-MM-YYYY or YYYY-MM-DD; "
+                                  "the week is Saturday..Friday, named by its Friday", examples=["10-08-2012"])
+    Holiday_Flag: int = Field(ge=0, le=1, description="1 if the week holds a holiday, else 0")
+    Temperature: float = Field(ge=-60, le=140, description="average temperature, deg F")
+    Fuel_Price: float = Field(gt=0, le=20, description="fuel price, USD per gallon")
+    CPI: float = Field(gt=0, le=1000, description="consumer price index")
+    Unemployment: float = Field(ge=0, le=100, description="unemployment rate, percent")
+
+    @field_validator("Date")
+    @classmethod
+    def _date(cls, value: str) -> str:
+        parse_date(value)
+        return value
+
+
+class Components(BaseModel):
+    random_forest: float
+    xgboost: float
+
+
+class PredictResponse(BaseModel):
+    prediction: float
+    components: Components
+    model_version: str
+    week_ending: str = Field(description="the Friday that names the predicted week")
+    lags_from: str = Field(description="'history' or 'forecast' (weeks after the history use ARIMA forecasts)")
+
+
+class ForecastRequest(RequestModel):
+    store_id: int = Field(ge=1, le=10_000)
+    steps: int = Field(ge=1, le=52, description="weeks after the last week of history, 1..52")
+
+
+class ForecastPoint(BaseModel):
+    Date: str
+    Sales: float
+    lower: float
+    upper: float
+
+
+class ForecastResponse(BaseModel):
+    store_id: int
+    model_version: str
+    interval_level: float
+    forecast: list[ForecastPoint]
+
+
+class HistoryPoint(BaseModel):
+    Date: str
+    Sales: float
+
+
+class HistoryQuery(QueryModel):
+    store_id: int = Field(ge=1, le=10_000)
+    weeks: int = Field(52, ge=1, le=520, description="how many of the latest weeks")
+
+
+class HistoryResponse(BaseModel):
+    store_id: int
+    model_version: str
+    history: list[HistoryPoint]
+
+
+class StoresResponse(BaseModel):
+    stores: list[int]
+    first_week: str
+    last_week: str
+    model_version: str

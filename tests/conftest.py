@@ -1,0 +1,113 @@
+"""Shared fixtures: a moto S3 server on 127.0.0.1, model stores, small trained artifacts."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+class MotoServer:
+    """A real S3 endpoint (moto server) in its own process; can be stopped and restarted."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.endpoint = f"http://127.0.0.1:{port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@pytest.fixture(scope="session")
+def aws_env():
+    """Fake credentials so boto3 never looks for real ones."""
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def moto_server(aws_env):
+    server = MotoServer(free_port())
+    server.start()
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = server.endpoint
+    yield server
+    server.stop()
+    if previous is None:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+    else:
+        os.environ["AWS_ENDPOINT_URL"] = previous
+
+
+@pytest.fixture
+def s3_store_uri(moto_server) -> str:
+    import boto3
+
+    bucket = f"models-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=moto_server.endpoint).create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/models"
+
+
+@pytest.fixture
+def file_store_uri(tmp_path) -> str:
+    return (tmp_path / "store").as_uri()
+
+
+@pytest.fixture(params=["file", "s3"])
+def store_uri(request) -> str:
+    """Every store test runs against file:// and against the S3 endpoint."""
+    return request.getfixturevalue(f"{request.param}_store_uri")
+
+
+def make_settings(store_uri: str, tmp_path: Path, **overrides):
+    from services.common.config import load_settings
+
+    return load_settings(model_store_uri=store_uri, model_cache_dir=tmp_path / "cache", **overrides)
+
+
+@pytest.fixture(scope="session")
+def sales_artifact(tmp_path_factory) -> Path:
+    """A real sales version folder trained on two stores (fast), not published."""
+    out = tmp_path_factory.mktemp("sales-artifact")
+    from services.sales import train
+
+    train.main(["--stores", "1,2", "--no-publish", "--quiet", "--output", str(out)])
+    return out
