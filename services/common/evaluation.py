@@ -54,6 +54,10 @@ def coverage(actual, lower, upper) -> float:
     return float(np.mean((a >= lo) & (a <= hi)))
 
 
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 def summary(*, model: str, baseline: str, metric: str, model_score: float, baseline_score: float,
             lower_is_better: bool = True, note: str = "") -> dict[str, Any]:
     """The one-line verdict the API and the UI show: does the model beat its naive baseline?"""
@@ -61,7 +65,7 @@ def summary(*, model: str, baseline: str, metric: str, model_score: float, basel
     ratio = model_score / baseline_score if baseline_score else float("nan")
     verdict = "beats" if beats else "does NOT beat"
     statement = (f"{model} {verdict} the {baseline} baseline on held-out data: "
-                 f"{metric} {model_score:,.4g} vs {baseline_score:,.4g}")
+                 f"{metric} {_number(model_score)} vs {_number(baseline_score)}")
     if note:
         statement += f" ({note})"
     return {"model": model, "baseline": baseline, "metric": metric, "model_score": model_score,
