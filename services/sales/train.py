@@ -89,9 +89,12 @@ def to_onnx(forest, boosted, n_features: int) -> tuple[bytes, bytes]:
     from skl2onnx.common.data_types import FloatTensorType
 
     rf = convert_sklearn(forest, initial_types=[("features", FloatTensorType([None, n_features]))],
-                         target_opset=17).SerializeToString()
+                         target_opset=17)
     xgb = onnxmltools.convert_xgboost(boosted, initial_types=[("features", XgbFloat([None, n_features]))],
-                                      target_opset=15).SerializeToString()
+                                      target_opset=15)
+    # Converters name graphs with a random id; fix the names so the same seed gives the same bytes.
+    rf.graph.name, xgb.graph.name = "sales_random_forest", "sales_xgboost"
+    rf, xgb = rf.SerializeToString(), xgb.SerializeToString()
     return rf, xgb
 
 
