@@ -1,0 +1,1 @@
+"""Forecast service: match attendance, a calibrated interval and the fill rate."""

@@ -1,0 +1,54 @@
+"""HTTP routes of the forecast service."""
+from __future__ import annotations
+
+from flask import Flask
+
+from services.common.api import Api, current_model, invalid
+from services.common.app import create_service_app
+from services.common.config import Settings
+
+from . import model as forecast_model
+from .schemas import PredictRequest, PredictResponse, StadiumsResponse, TeamsResponse
+
+
+def build_api() -> Api:
+    api = Api("forecast", description="Expected match attendance with a calibrated interval and the fill rate "
+                                       "(AFCON 2025 venues in Morocco and World Cup stadiums 1930-2014).")
+
+    @api.route("/predict", methods=("POST",), body=PredictRequest, response=PredictResponse,
+               summary="Predict one match's attendance, its interval and the stadium's fill rate")
+    def predict(body: PredictRequest):
+        loaded = current_model()
+        try:
+            result = loaded.model.predict(team_a=body.team_a, team_b=body.team_b, stadium=body.stadium,
+                                          time=body.time, stage=body.stage, day=body.date)
+        except forecast_model.UnknownInput as exc:
+            raise invalid(exc.field, exc.problem) from None
+        return PredictResponse(model_version=loaded.version, **result)
+
+    @api.route("/stadiums", response=StadiumsResponse, summary="Known stadiums, capacities and accepted aliases")
+    def stadiums():
+        loaded = current_model()
+        m = loaded.model
+        rows = [{"name": name, **{k: entry[k] for k in ("city", "capacity_source", "hosts", "last_tournament",
+                                                       "matches")}, "capacity": int(entry["capacity"])}
+                for name, entry in m.stadiums.items()]
+        return StadiumsResponse(stadiums=rows, aliases=m.stadium_aliases, model_version=loaded.version)
+
+    @api.route("/teams", response=TeamsResponse, summary="Known teams and what the data says about them")
+    def teams():
+        loaded = current_model()
+        m = loaded.model
+
+        def team(name, stats):
+            return {"name": name, "past_fill_rate": round(stats.draw, 4),
+                    "points_per_match": round(stats.strength, 4), "matches": stats.matches}
+
+        return TeamsResponse(teams=[team(n, s) for n, s in sorted(m.teams.items())],
+                             neutral=team("(unknown team)", m.neutral), model_version=loaded.version)
+
+    return api
+
+
+def create_app(settings: Settings | None = None, **kwargs) -> Flask:
+    return create_service_app(build_api(), forecast_model.load, settings, **kwargs)
