@@ -118,3 +118,17 @@ def _write(path: Path, text: str) -> Path:
 def test_bad_uri_scheme_is_refused():
     with pytest.raises(StoreError, match="file:// or s3://"):
         ModelStore("ftp://x/y")
+
+
+def test_cli_lists_and_rolls_back(file_store_uri, tmp_path, capsys):
+    from services.common import store_cli
+
+    store = ModelStore(file_store_uri, tmp_path / "cache")
+    store.publish("demo", make_version(tmp_path, "v1"))
+    store.publish("demo", make_version(tmp_path, "v2"))
+    assert store_cli.main(["--store-uri", file_store_uri, "list", "demo"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["v1", "v2  <- LATEST"]
+    assert store_cli.main(["--store-uri", file_store_uri, "rollback", "demo", "v1"]) == 0
+    assert store.latest_version("demo") == "v1"
+    assert store_cli.main(["--store-uri", file_store_uri, "rollback", "demo", "v7"]) == 2
+    assert "error" in capsys.readouterr().err and store.latest_version("demo") == "v1"
