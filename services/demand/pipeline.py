@@ -391,7 +391,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     extra = {
         "comparison_table": [{"model": n, **table[n], "winner": n == winner} for n in MODELS],
         "serving": {"model": winner, **record},
-        "pipeline": {"steps": log.steps, "validation": report.text().strip(),
+        "pipeline": {"steps": list(log.steps), "validation": report.text().strip(),
                      "price_above_base_tolerance": PRICE_ABOVE_BASE_TOLERANCE,
                      "warehouse": {"dialect": warehouse.dialect, "table": "demand_weekly", "rows": loaded.after}},
         "training": {"seed": args.seed, "quick": args.quick, "refit": "winner refit on every week before publishing",

@@ -125,7 +125,7 @@ def raw_schema() -> pa.DataFrameSchema:
 
     def price_within_base(frame: pd.DataFrame) -> pd.Series:
         price, base = _numeric(frame["PRICE"]), _numeric(frame["BASE_PRICE"])
-        comparable = price.notna() & base.notna()
+        comparable = (price > 0) & (base > 0)  # non-positive prices are their own rule
         return ~comparable | (price <= base * (1 + PRICE_ABOVE_BASE_TOLERANCE) + 1e-9)
 
     def key_unique(frame: pd.DataFrame) -> pd.Series:

@@ -1,0 +1,144 @@
+"""The demand HTTP API over a real (quick) artifact: predict, price-curve, catalog, errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.demand import model as demand_model
+
+STORE, PRODUCT = 25027, "7192100337"
+BODY = {"date": "2011-06-15", "store_id": STORE, "product_id": PRODUCT, "price": 4.99}
+
+
+@pytest.fixture
+def client(demand_app):
+    return demand_app.test_client()
+
+
+def post(client, path, **changes):
+    body = {**BODY, **changes}
+    body = {k: v for k, v in body.items() if v is not ...}
+    return client.post(f"/api/demand/{path}", json=body)
+
+
+def test_predict_with_the_seed_promotion_field(client):
+    off = post(client, "predict", promotion=False)
+    on = post(client, "predict", promotion=True)
+    assert off.status_code == on.status_code == 200
+    assert off.json["model_version"] and off.json["model"]
+    assert (on.json["display"], on.json["feature"], on.json["tpr"]) == (1, 1, 0)
+    # 4.99 is below the usual 6.59 and there is no display/feature: a TPR, as the data encodes it
+    assert (off.json["display"], off.json["feature"], off.json["tpr"]) == (0, 0, 1)
+    assert off.json["base_price"] == 6.59 and off.json["base_price_source"] == "usual price"
+    assert off.json["week_ending"] == "2011-06-15"
+    assert on.json["prediction"] > off.json["prediction"] > 0
+
+
+def test_predict_with_detailed_flags_and_base_price(client):
+    resp = post(client, "predict", display=1, feature=0, tpr=0, base_price=5.5, date="2011-06-10")
+    assert resp.status_code == 200, resp.json
+    assert resp.json["base_price"] == 5.5 and resp.json["base_price_source"] == "request"
+    assert resp.json["week_ending"] == "2011-06-15"  # a Friday maps to the week ending the next Wednesday
+    assert (resp.json["display"], resp.json["feature"], resp.json["tpr"]) == (1, 0, 0)
+    same_as_string_ids = post(client, "predict", display=1, feature=0, tpr=0, base_price=5.5, date="2011-06-10",
+                              store_id=str(STORE), product_id=int(PRODUCT))
+    assert same_as_string_ids.json["prediction"] == resp.json["prediction"]
+
+
+@pytest.mark.parametrize("field, value", [("store_id", 1), ("product_id", "1234567890")])
+def test_unknown_store_or_product_points_to_the_catalog(client, field, value):
+    resp = post(client, "predict", **{field: value})
+    assert resp.status_code == 400
+    detail = resp.json["error"]["details"][0]
+    assert detail["field"] == field and "/api/demand/catalog" in detail["problem"]
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"price": 0}, "price"),
+    ({"price": -1.0}, "price"),
+    ({"price": "4.99"}, "price"),
+    ({"price": ...}, "price"),
+    ({"date": "15/06/2011"}, "date"),
+    ({"date": "1990-01-01"}, "date"),
+    ({"store_id": "abc"}, "store_id"),
+    ({"display": 2}, "display"),
+    ({"base_price": 0}, "base_price"),
+    ({"colour": "red"}, "colour"),
+    ({"promotion": True, "tpr": 1}, "promotion"),
+])
+def test_bad_input_is_a_400_naming_the_field(client, changes, field):
+    resp = post(client, "predict", **changes)
+    assert resp.status_code == 400, resp.json
+    assert field in [d["field"] for d in resp.json["error"]["details"]]
+
+
+def test_not_json_and_wrong_method(client):
+    assert client.post("/api/demand/predict", data="x", content_type="text/plain").status_code == 415
+    assert client.get("/api/demand/predict").status_code == 405
+
+
+def test_price_curve_is_one_batch_and_finds_the_revenue_maximum(client, monkeypatch):
+    calls = []
+    original = demand_model.DemandModel._run
+
+    def counting(self, x, store, product):
+        calls.append(x.shape)
+        return original(self, x, store, product)
+
+    monkeypatch.setattr(demand_model.DemandModel, "_run", counting)
+    resp = client.post("/api/demand/price-curve", json={"date": "2011-06-15", "store_id": STORE,
+                                                        "product_id": PRODUCT, "price_min": 4.0,
+                                                        "price_max": 8.0, "steps": 9})
+    assert resp.status_code == 200, resp.json
+    assert calls == [(18, 12)]  # 9 prices x (without, with promotion), one model call
+    body = resp.json
+    for key in ("without_promotion", "with_promotion"):
+        curve = body[key]
+        prices = [p["price"] for p in curve["points"]]
+        assert prices[0] == 4.0 and prices[-1] == 8.0 and len(prices) == 9
+        revenue = [p["revenue"] for p in curve["points"]]
+        np.testing.assert_allclose(revenue, [p["price"] * p["units"] for p in curve["points"]])
+        assert curve["best_revenue"] == max(revenue) and curve["best_price"] == prices[int(np.argmax(revenue))]
+    assert body["with_promotion"]["display"] == 1 and body["without_promotion"]["display"] == 0
+    assert any("extrapolates" in n for n in body["notes"])  # 8.0 is above the prices seen (7.49)
+
+
+def test_price_curve_matches_predict(client):
+    curve = client.post("/api/demand/price-curve", json={"date": "2011-06-15", "store_id": STORE,
+                                                         "product_id": PRODUCT, "steps": 5}).json
+    point = curve["without_promotion"]["points"][2]
+    single = post(client, "predict", price=point["price"], promotion=False).json
+    assert single["prediction"] == pytest.approx(point["units"], rel=1e-5)
+    lo, hi = curve["observed_price_range"]
+    assert curve["without_promotion"]["points"][0]["price"] == lo and curve["without_promotion"]["points"][-1][
+        "price"] == hi
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"price_min": 6.0, "price_max": 5.0}, "price_max"),
+    ({"steps": 1}, "steps"),
+    ({"steps": 5000}, "steps"),
+    ({"product_id": "42"}, "product_id"),
+])
+def test_price_curve_bad_input(client, body, field):
+    resp = client.post("/api/demand/price-curve", json={"date": "2011-06-15", "store_id": STORE,
+                                                        "product_id": PRODUCT, **body})
+    assert resp.status_code == 400 and field in [d["field"] for d in resp.json["error"]["details"]]
+
+
+def test_catalog_lists_stores_and_products_with_usual_prices(client):
+    body = client.get("/api/demand/catalog").json
+    assert len(body["stores"]) == 77 and len(body["products"]) == 12
+    product = {p["product_id"]: p for p in body["products"]}[PRODUCT]
+    assert product["usual_price"] == 6.59 and product["manufacturer"] == "TOMBSTONE"
+    assert product["min_price"] < product["usual_price"] <= product["max_price"]
+    assert body["first_week"] == "2009-01-14" and body["last_week"] == "2011-08-10"
+
+
+def test_platform_routes(client):
+    assert client.get("/api/demand/ready").status_code == 200
+    model = client.get("/api/demand/model").json
+    assert set(model["metrics"]["comparison"]) >= {"store_product_mean", "xgboost", "mlp"}
+    paths = client.get("/api/demand/openapi.json").json["paths"]
+    assert {"/api/demand/predict", "/api/demand/price-curve", "/api/demand/catalog"} <= set(paths)
+    assert "promotion" in str(paths["/api/demand/predict"])
