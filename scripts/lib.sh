@@ -84,15 +84,15 @@ sha256_of() {
 
 # A model version or service name must be a single safe path segment.
 check_segment() {
-  [[ "$2" =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "invalid $1 '$2' (letters, digits, '.', '_', '-')"
+  [[ "$2" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$ ]] || die "invalid $1 '$2' (letters, digits, '.', '_', '-')"
 }
 
-# "<sha256>\t<relative path>" for every file a manifest.json lists under
+# "<sha256>\t<file name>" for every file a manifest.json lists under
 # "files": {"<name>": {"sha256": "...", "bytes": N}}. Fails on a malformed
 # manifest or a path that leaves the version folder.
 manifest_files() {
   python3 - "$1" <<'PY'
-import json, posixpath, re, sys
+import json, re, sys
 path = sys.argv[1]
 try:
     with open(path, encoding="utf-8") as f:
@@ -103,8 +103,8 @@ if not isinstance(files, dict) or not files:
     sys.exit(f"{path}: 'files' must be a non-empty map of file name to sha256")
 for name, meta in sorted(files.items()):
     digest = meta.get("sha256") if isinstance(meta, dict) else None
-    clean = posixpath.normpath(name)
-    if clean != name or name.startswith(("/", "../")) or name == "manifest.json" or "\t" in name or "\n" in name:
+    # Same rule as the services' model store: plain file names, no paths.
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", name) or name == "manifest.json":
         sys.exit(f"{path}: unsafe file name {name!r}")
     if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
         sys.exit(f"{path}: file {name!r} has no valid sha256")

@@ -64,8 +64,9 @@ for key, want in (("service", svc), ("version", version)):
 PY
 
 listing="$(manifest_files "$work/manifest.json")" || die "manifest of $svc $version has no valid files map"
+present="$(aws_cli s3 ls "s3://$bucket/$prefix/$version/" | awk '{print $4}')"
 while IFS=$'\t' read -r _sha name; do
-  aws_cli s3api head-object --bucket "$bucket" --key "$prefix/$version/$name" >/dev/null 2>&1 \
+  grep -qxF -- "$name" <<<"$present" \
     || die "s3://$bucket/$prefix/$version/$name is missing; refusing to roll back to an incomplete version"
 done <<<"$listing"
 

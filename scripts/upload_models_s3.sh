@@ -63,28 +63,36 @@ else
   check_services "${services[@]}"
 fi
 
-# Upload one version: data files first, manifest.json last, then read every
-# file back from S3 and compare its sha256 with the manifest.
+# Upload one version: the manifest's files first, manifest.json last, then
+# read the version folder back from S3 and compare every sha256 with the
+# manifest. (One recursive copy each way keeps this to a few CLI calls.)
 publish_version() {
   local svc="$1" version="$2" dir="$3" prefix="$4" manifest="$3/manifest.json"
-  local listing expected name check_dir actual bad=0
+  local listing expected name check_dir actual bad=0 includes=()
 
   log "[$svc] $version: checking local files against manifest.json"
   verify_version_dir "$dir" "$manifest" || die "[$svc] $version: local files do not match manifest.json; nothing uploaded"
   listing="$(manifest_files "$manifest")"
+  while IFS=$'\t' read -r _ name; do
+    includes+=(--include "$name")
+  done <<<"$listing"
 
   log "[$svc] $version: uploading to s3://$bucket/$prefix/$version/"
-  while IFS=$'\t' read -r expected name; do
-    aws_cli s3 cp --only-show-errors "$dir/$name" "s3://$bucket/$prefix/$version/$name"
-  done <<<"$listing"
+  aws_cli s3 cp --only-show-errors --recursive --exclude "*" "${includes[@]}" \
+    "$dir/" "s3://$bucket/$prefix/$version/"
   aws_cli s3 cp --only-show-errors --content-type application/json \
     "$manifest" "s3://$bucket/$prefix/$version/manifest.json"
 
   log "[$svc] $version: verifying sha256 of the uploaded objects"
   check_dir="$(mktemp -d)"
+  aws_cli s3 cp --only-show-errors --recursive --exclude "*" "${includes[@]}" \
+    "s3://$bucket/$prefix/$version/" "$check_dir/"
   while IFS=$'\t' read -r expected name; do
-    mkdir -p "$check_dir/$(dirname "$name")"
-    aws_cli s3 cp --only-show-errors "s3://$bucket/$prefix/$version/$name" "$check_dir/$name"
+    if [[ ! -f "$check_dir/$name" ]]; then
+      log "[$svc] $version: $name is missing from s3://$bucket/$prefix/$version/"
+      bad=1
+      continue
+    fi
     actual="$(sha256_of "$check_dir/$name")"
     if [[ "$actual" != "$expected" ]]; then
       log "[$svc] $version: uploaded $name has sha256 $actual, manifest says $expected"
