@@ -41,6 +41,8 @@ _STADIUM_FIXES = {
     "Nou Camp - Estadio Le\ufffdn": "Nou Camp - Estadio Leon",
     "Stade V\ufffdlodrome": "Stade Velodrome",
 }
+_CITY_FIXES = {"D\ufffdSseldorf": "Dusseldorf", "La Coru\ufffdA": "La Coruna", "Malm\ufffd": "Malmo",
+               "Norrk\ufffdPing": "Norrkoping"}
 # One name per team across both files and across eras of the same federation.
 TEAM_ALIASES = {
     "c\ufffdte d'ivoire": "Ivory Coast", "cote d ivoire": "Ivory Coast", "cote divoire": "Ivory Coast",
@@ -102,7 +104,9 @@ def load_world_cup(path: Path) -> pd.DataFrame:
     if stages.isna().any():
         raise ValueError(f"unmapped stages: {sorted(stage_text[stages.isna()].unique())}")
     stadium = raw["Stadium"].map(_clean_stadium)
-    city = raw["City"].str.strip()
+    city = raw["City"].str.strip().map(lambda c: _CITY_FIXES.get(c, c))
+    if city.str.contains("\ufffd").any():
+        raise ValueError(f"cities with a broken character: {sorted(set(city[city.str.contains(chr(0xfffd))]))}")
     # The same stadium name in two cities (Olympiastadion, Estadio Nacional, ...) are two stadiums.
     cities_per_name = pd.Series(city.values, index=stadium.values).groupby(level=0).nunique()
     stadium = pd.Series([s if cities_per_name[s] == 1 else f"{s}, {c}" for s, c in zip(stadium, city)],

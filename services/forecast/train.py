@@ -49,8 +49,8 @@ def make_model(name: str, seed: int):
 
     if name == "random_forest":
         # Bounded on purpose (depth, leaf size): a small ONNX file and no memorised matches.
-        return RandomForestRegressor(n_estimators=200, max_depth=8, min_samples_leaf=5, max_features=0.6,
-                                     random_state=seed, n_jobs=2)
+        return RandomForestRegressor(n_estimators=150, max_depth=8, min_samples_leaf=5, max_features=0.6,
+                                     random_state=seed, n_jobs=1)
     if name == "gradient_boosting":
         return GradientBoostingRegressor(n_estimators=250, max_depth=3, learning_rate=0.05, subsample=0.8,
                                          min_samples_leaf=5, random_state=seed)
@@ -151,6 +151,8 @@ def evaluate_split(frame: pd.DataFrame, fit_mask: np.ndarray, seed: int, quiet: 
     groups = {label: {name: scores(actual, capacity, preds[name], half[name]) for name in preds}}
     for part, mask in (parts or {}).items():
         m = mask[~fit_mask]
+        if not m.any():  # a small slice may lack a part
+            continue
         groups[f"{label}:{part}"] = {name: scores(actual[m], capacity[m], preds[name][m], half[name])
                                      for name in preds}
     info = {"chosen": chosen, "calibration_groups": calib["groups"],
@@ -217,6 +219,8 @@ def to_onnx(model, n_features: int) -> bytes:
 
     onx = convert_sklearn(model, initial_types=[("features", FloatTensorType([None, n_features]))],
                           target_opset={"": 17, "ai.onnx.ml": 3})
+    # The converter names the graph with a random id; a fixed name makes the same seed give the same bytes.
+    onx.graph.name = f"forecast_{type(model).__name__}"
     return onx.SerializeToString()
 
 
