@@ -1,0 +1,1 @@
+export default { name: "demand", title: "Demand", lead: "", mount(root) { root.textContent = "coming"; } };

@@ -1,0 +1,1 @@
+export default { name: "flow", title: "Flow", lead: "", mount(root) { root.textContent = "coming"; } };

@@ -1,0 +1,1 @@
+export default { name: "forecast", title: "Forecast", lead: "", mount(root) { root.textContent = "coming"; } };

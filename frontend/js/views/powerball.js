@@ -1,0 +1,1 @@
+export default { name: "powerball", title: "Powerball", lead: "", mount(root) { root.textContent = "coming"; } };

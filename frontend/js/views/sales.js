@@ -1,0 +1,138 @@
+// Sales: a store picker -> history and ARIMA forecast with its interval band; a one-week predict form.
+import { api, chart, COLORS, dataTable, esc, fillSelect, fmt, html, int, num, text, wireForm } from "../lib.js";
+
+const money = (v) => `$${fmt(v, { digits: 0 })}`;
+
+function addDays(iso, days) {
+  const d = new Date(iso + "T00:00:00Z");
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+export default {
+  name: "sales",
+  title: "Sales",
+  lead: "Weekly Walmart store sales: a store's history with a multi-week ARIMA forecast and its interval, "
+    + "and one week's prediction from the RandomForest + XGBoost ensemble.",
+
+  mount(root) {
+    html(root, `
+      <form id="sales-forecast-form" class="card" novalidate aria-describedby="sales-forecast-help">
+        <h3>History and forecast</h3>
+        <p id="sales-forecast-help" class="help">Pick a store; the chart shows its latest weeks of actual sales and the weeks after the history with the forecast interval.</p>
+        <div class="row">
+          <div class="field"><label for="sales-store">Store</label><select id="sales-store" name="store_id"></select></div>
+          <div class="field"><label for="sales-weeks">Weeks of history</label><input id="sales-weeks" name="weeks" type="number" inputmode="numeric" value="52"></div>
+          <div class="field"><label for="sales-steps">Weeks to forecast</label><input id="sales-steps" name="steps" type="number" inputmode="numeric" value="13"></div>
+          <div class="field actions"><button type="submit">Show history and forecast</button></div>
+        </div>
+        <p class="form-error" data-form-error role="alert" hidden></p>
+      </form>
+      <div id="sales-forecast-result" class="card result" aria-live="polite">
+        <div class="chart-box"><canvas id="sales-chart" role="img" aria-label="Weekly sales: history, forecast and interval"></canvas></div>
+        <p id="sales-forecast-summary" class="result-text"></p>
+        <div id="sales-forecast-table"></div>
+      </div>
+
+      <form id="sales-predict-form" class="card" novalidate>
+        <h3>Predict one week</h3>
+        <p class="help">Any day of the week to predict (the week runs Saturday to Friday and is named by its Friday), up to 52 weeks after the history.</p>
+        <div class="row">
+          <div class="field"><label for="sp-store">Store</label><select id="sp-store" name="Store"></select></div>
+          <div class="field"><label for="sp-date">Date</label><input id="sp-date" name="Date" type="date"></div>
+          <div class="field check"><input id="sp-holiday" name="Holiday_Flag" type="checkbox"><label for="sp-holiday">Holiday week</label></div>
+        </div>
+        <div class="row">
+          <div class="field"><label for="sp-temp">Temperature (°F)</label><input id="sp-temp" name="Temperature" type="number" step="any" value="70"></div>
+          <div class="field"><label for="sp-fuel">Fuel price (USD/gal)</label><input id="sp-fuel" name="Fuel_Price" type="number" step="any" value="3.5"></div>
+          <div class="field"><label for="sp-cpi">CPI</label><input id="sp-cpi" name="CPI" type="number" step="any" value="215"></div>
+          <div class="field"><label for="sp-unemp">Unemployment (%)</label><input id="sp-unemp" name="Unemployment" type="number" step="any" value="7.5"></div>
+        </div>
+        <div class="row"><div class="field actions"><button type="submit">Predict</button></div></div>
+        <p class="form-error" data-form-error role="alert" hidden></p>
+        <div id="sales-predict-result" class="result" aria-live="polite"></div>
+      </form>`);
+
+    const fform = root.querySelector("#sales-forecast-form");
+    const pform = root.querySelector("#sales-predict-form");
+    const resultBox = root.querySelector("#sales-forecast-result");
+
+    async function showStore(form) {
+      const store = int(form, "store_id");
+      const [hist, fc] = await Promise.all([
+        api("/api/sales/history", { query: { store_id: store, weeks: form.elements.weeks.value.trim() } }),
+        api("/api/sales/forecast", { method: "POST", body: { store_id: store, steps: int(form, "steps") } }),
+      ]);
+      const h = hist.history;
+      const f = fc.forecast;
+      const labels = [...h.map((p) => p.Date), ...f.map((p) => p.Date)];
+      const pad = (n) => Array(n).fill(null);
+      const last = h.length ? h[h.length - 1].Sales : null;
+      const level = Math.round(fc.interval_level * 100);
+      chart(root.querySelector("#sales-chart"), {
+        type: "line",
+        data: {
+          labels,
+          datasets: [
+            { label: "Actual weekly sales", data: [...h.map((p) => p.Sales), ...pad(f.length)], borderColor: COLORS.blue, backgroundColor: COLORS.blue, pointRadius: 0, borderWidth: 2 },
+            { label: "Forecast (ARIMA)", data: [...pad(Math.max(h.length - 1, 0)), ...(h.length ? [last] : []), ...f.map((p) => p.Sales)], borderColor: COLORS.orange, backgroundColor: COLORS.orange, borderDash: [6, 4], pointRadius: 2, borderWidth: 2 },
+            { label: `${level}% interval (lower)`, data: [...pad(h.length), ...f.map((p) => p.lower)], borderColor: "transparent", pointRadius: 0, fill: false },
+            { label: `${level}% interval`, data: [...pad(h.length), ...f.map((p) => p.upper)], borderColor: "transparent", backgroundColor: COLORS.band, pointRadius: 0, fill: "-1" },
+          ],
+        },
+        options: {
+          interaction: { mode: "index", intersect: false },
+          plugins: {
+            legend: { labels: { filter: (item) => !item.text.endsWith("(lower)") } },
+            tooltip: { callbacks: { label: (c) => (c.raw === null ? null : `${c.dataset.label}: ${money(c.raw)}`) } },
+          },
+          scales: { y: { ticks: { callback: (v) => money(v) } }, x: { ticks: { maxTicksLimit: 12 } } },
+        },
+      });
+      root.querySelector("#sales-forecast-summary").innerHTML =
+        `Store <strong>${store}</strong>: ${h.length} weeks of history to ${esc(h.length ? h[h.length - 1].Date : "–")}, `
+        + `forecast of ${f.length} weeks to ${esc(f.length ? f[f.length - 1].Date : "–")} with a ${level}% interval `
+        + `(last forecast week: ${money(f[f.length - 1].Sales)}, ${money(f[f.length - 1].lower)} to ${money(f[f.length - 1].upper)}). `
+        + `Model <code>${esc(fc.model_version)}</code>.`;
+      root.querySelector("#sales-forecast-table").innerHTML = dataTable("Forecast", ["week ending", "forecast", `lower ${level}%`, `upper ${level}%`],
+        f.map((p) => [p.Date, money(p.Sales), money(p.lower), money(p.upper)]));
+      resultBox.dataset.store = String(store);
+    }
+
+    wireForm(fform, showStore, { busyRegion: resultBox });
+    wireForm(pform, async (form) => {
+      const body = {
+        Store: int(form, "Store"),
+        Date: text(form, "Date"),
+        Holiday_Flag: form.elements.Holiday_Flag.checked ? 1 : 0,
+        Temperature: num(form, "Temperature"),
+        Fuel_Price: num(form, "Fuel_Price"),
+        CPI: num(form, "CPI"),
+        Unemployment: num(form, "Unemployment"),
+      };
+      const out = root.querySelector("#sales-predict-result");
+      out.innerHTML = "";
+      const r = await api("/api/sales/predict", { method: "POST", body });
+      out.innerHTML = `<p class="big">Store ${body.Store}, week ending ${esc(r.week_ending)}: <strong data-prediction>${money(r.prediction)}</strong></p>
+        <p class="help">RandomForest ${money(r.components.random_forest)}, XGBoost ${money(r.components.xgboost)} (averaged).
+        Lag features from the ${r.lags_from === "forecast" ? "ARIMA forecast (the week is after the history)" : "actual history"}.
+        Model <code>${esc(r.model_version)}</code>.</p>`;
+    });
+
+    (async () => {
+      try {
+        const info = await api("/api/sales/stores");
+        fillSelect(fform.elements.store_id, info.stores.map((s) => ({ value: s, label: `Store ${s}` })));
+        fillSelect(pform.elements.Store, info.stores.map((s) => ({ value: s, label: `Store ${s}` })));
+        pform.elements.Date.value = addDays(info.last_week, 7);
+        root.querySelector("#sales-forecast-help").textContent +=
+          ` History covers ${info.first_week} to ${info.last_week}.`;
+        fform.requestSubmit();
+      } catch (error) {
+        const box = fform.querySelector("[data-form-error]");
+        box.textContent = `Cannot list the stores: ${error.message}`;
+        box.hidden = false;
+      }
+    })();
+  },
+};
