@@ -205,7 +205,8 @@ def make_estimator(name: str, seed: int, quick: bool):
     if name == "xgboost":
         from xgboost import XGBRegressor
         return XGBRegressor(n_estimators=150 if quick else 400, max_depth=4, learning_rate=0.05, subsample=0.8,
-                            colsample_bytree=0.8, min_child_weight=5, random_state=seed, n_jobs=2)
+                            colsample_bytree=0.8, min_child_weight=5, tree_method="hist", random_state=seed,
+                            n_jobs=1)  # one thread: OpenMP spinning on a shared 2-core box costs more
     if name == "mlp":
         from sklearn.neural_network import MLPRegressor
         from sklearn.pipeline import Pipeline
@@ -271,10 +272,17 @@ def onnx_predict(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0].ravel()
 
 
-def elasticity(model, names=FEATURE_NAMES) -> dict[str, float]:
-    coefs = dict(zip(names, np.asarray(model.coef_, dtype=float).tolist()))
-    return {"log_price": coefs["log_price"], "log_base_price": coefs["log_base_price"],
-            "note": "Ridge coefficients on log1p(units); other price terms (discount, price_index) also move with price"}
+def elasticity(model, names=FEATURE_NAMES) -> dict[str, Any]:
+    """Price elasticity of the log-log model at the usual price (price = base = usual).
+
+    d log1p(units) / d log(price), base price fixed: the log_price coefficient, plus the discount
+    term (d(1 - p/b)/d log p = -p/b = -1) and the price_index term (d(p/u)/d log p = p/u = 1).
+    """
+    c = dict(zip(names, np.asarray(model.coef_, dtype=float).tolist()))
+    return {"elasticity_at_usual_price": c["log_price"] - c["discount"] + c["price_index"],
+            "coef_log_price": c["log_price"], "coef_discount": c["discount"], "coef_price_index": c["price_index"],
+            "coef_display": c["display"], "coef_feature": c["feature"], "coef_tpr": c["tpr"],
+            "target": "log1p(units)"}
 
 
 def catalog(frame: pd.DataFrame, enc: dict[str, Any]) -> dict[str, Any]:

