@@ -148,6 +148,10 @@ def bucket(s3) -> str:
 
 
 def run_script(name: str, *args: str, env: dict[str, str] | None = None, timeout: int = 120):
+    """Run scripts/<name>; without an explicit env, the test process's own
+    environment minus any AWS endpoint another fixture may have exported."""
+    if env is None:
+        env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     return subprocess.run(
         ["bash", str(SCRIPTS / name), *args],
         cwd=REPO,
