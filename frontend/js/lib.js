@@ -85,7 +85,7 @@ export function fmt(value, { digits } = {}) {
   if (typeof value !== "number") return String(value);
   if (!Number.isFinite(value)) return String(value);
   const abs = Math.abs(value);
-  const d = digits ?? (abs >= 1000 ? 0 : abs >= 100 ? 1 : abs >= 1 ? 2 : 3);
+  const d = digits ?? (abs >= 1000 ? 0 : abs >= 100 ? 1 : abs >= 10 ? 2 : 3);
   return value.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: 0 });
 }
 
@@ -142,7 +142,7 @@ export function clearErrors(form) {
  * Put an API error next to the fields its details name; the rest goes in the form's error box.
  * `aliases` maps an API field name to a form control name when they differ.
  */
-export function showErrors(form, error, aliases = {}) {
+export function showErrors(form, error, aliases = {}, { focus = true } = {}) {
   const unplaced = [];
   let first = null;
   const details = error instanceof ApiError ? error.details : [];
@@ -169,28 +169,28 @@ export function showErrors(form, error, aliases = {}) {
       box.hidden = false;
     }
   }
-  if (first) first.focus();
+  if (first && focus) first.focus();
 }
 
 /** Wire a form: submit -> clear errors, show loading, run `submit`, put errors next to fields. */
 export function wireForm(form, submit, { aliases = {}, busyRegion } = {}) {
-  const button = form.querySelector("button[type=submit]");
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
     const region = busyRegion || form;
     setLoading(region, true);
     form.setAttribute("aria-busy", "true");
-    if (button) button.disabled = true;
+    const buttons = [...form.querySelectorAll("button[type=submit]")];
+    for (const b of buttons) b.disabled = true;
     try {
-      await submit(form);
+      await submit(form, event.submitter || null);
     } catch (error) {
       if (error && error.name === "AbortError") return;
       showErrors(form, error, aliases);
     } finally {
       setLoading(region, false);
       form.setAttribute("aria-busy", "false");
-      if (button) button.disabled = false;
+      for (const b of buttons) b.disabled = false;
     }
   });
 }

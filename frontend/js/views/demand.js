@@ -1,1 +1,133 @@
-export default { name: "demand", title: "Demand", lead: "", mount(root) { root.textContent = "coming"; } };
+// Demand: weekly units for a store x product at a price (with or without promotion), and the
+// price curve: units and revenue against price, with and without promotion, the best price marked.
+import { api, chart, COLORS, dataTable, esc, fillSelect, fmt, html, num, text, wireForm } from "../lib.js";
+
+const usd = (v) => `$${Number(v).toFixed(2)}`;
+
+export default {
+  name: "demand",
+  title: "Demand",
+  lead: "Weekly units of a frozen-pizza product in a store at a given price and promotion, and the price curve "
+    + "that shows which price maximises revenue, with and without promotion.",
+
+  mount(root) {
+    html(root, `
+      <form id="demand-form" class="card" novalidate>
+        <h3>Store, product and week</h3>
+        <p class="help" id="demand-help">Any day of the week to predict; weeks run Thursday to Wednesday.</p>
+        <div class="row">
+          <div class="field"><label for="dm-date">Date</label><input id="dm-date" name="date" type="date"></div>
+          <div class="field"><label for="dm-store">Store</label><select id="dm-store" name="store_id"></select></div>
+          <div class="field"><label for="dm-product">Product</label><select id="dm-product" name="product_id"></select></div>
+        </div>
+        <div class="row">
+          <div class="field"><label for="dm-price">Shelf price (USD)</label><input id="dm-price" name="price" type="number" step="0.01"></div>
+          <div class="field"><label for="dm-base">Regular price (USD, optional)</label><input id="dm-base" name="base_price" type="number" step="0.01" placeholder="usual price"></div>
+          <div class="field check"><input id="dm-promo" name="promotion" type="checkbox"><label for="dm-promo">Promotion (display and feature ad)</label></div>
+          <div class="field actions"><button type="submit" value="predict">Predict units</button></div>
+        </div>
+        <fieldset class="row">
+          <legend>Price curve</legend>
+          <div class="field"><label for="dm-min">Lowest price (optional)</label><input id="dm-min" name="price_min" type="number" step="0.01" placeholder="lowest seen"></div>
+          <div class="field"><label for="dm-max">Highest price (optional)</label><input id="dm-max" name="price_max" type="number" step="0.01" placeholder="highest seen"></div>
+          <div class="field"><label for="dm-steps">Prices on the grid</label><input id="dm-steps" name="steps" type="number" value="21"></div>
+          <div class="field actions"><button type="submit" value="curve">Show price curve</button></div>
+        </fieldset>
+        <p class="form-error" data-form-error role="alert" hidden></p>
+      </form>
+      <div id="demand-result" class="card result" aria-live="polite"><p class="help">Pick a store and product, then predict or show the price curve.</p></div>
+      <div id="demand-curve" class="card result" aria-live="polite" hidden>
+        <div class="chart-box"><canvas id="demand-chart" role="img" aria-label="Units and revenue against price, with and without promotion"></canvas></div>
+        <div id="demand-curve-text"></div>
+      </div>`);
+
+    const form = root.querySelector("#demand-form");
+    const out = root.querySelector("#demand-result");
+    const curveBox = root.querySelector("#demand-curve");
+    let products = [];
+
+    function target(f) {
+      const body = { date: text(f, "date"), store_id: text(f, "store_id"), product_id: text(f, "product_id") };
+      const base = num(f, "base_price");
+      if (base !== undefined) body.base_price = base;
+      return body;
+    }
+
+    async function predict(f) {
+      const body = { ...target(f), price: num(f, "price"), promotion: f.elements.promotion.checked };
+      const r = await api("/api/demand/predict", { method: "POST", body });
+      const flags = [r.display && "display", r.feature && "feature ad", r.tpr && "temporary price reduction"].filter(Boolean);
+      out.innerHTML = `<p class="big">Week ending ${esc(r.week_ending)}: <strong data-units>${fmt(r.prediction, { digits: 1 })}</strong> units expected</p>
+        <p class="help">Store ${esc(r.store_id)}, product ${esc(r.product_id)} at ${usd(r.price)} (regular ${usd(r.base_price)}, ${esc(r.base_price_source)});
+        ${flags.length ? esc(flags.join(", ")) : "no promotion"}. Model ${esc(r.model)}, version <code>${esc(r.model_version)}</code>.</p>`;
+    }
+
+    async function curve(f) {
+      const body = { ...target(f), steps: num(f, "steps") };
+      for (const k of ["price_min", "price_max"]) {
+        const v = num(f, k);
+        if (v !== undefined) body[k] = v;
+      }
+      const r = await api("/api/demand/price-curve", { method: "POST", body });
+      const off = r.without_promotion;
+      const on = r.with_promotion;
+      const xy = (c, key) => c.points.map((p) => ({ x: p.price, y: p[key] }));
+      curveBox.hidden = false;
+      chart(root.querySelector("#demand-chart"), {
+        type: "scatter",
+        data: {
+          datasets: [
+            { label: "Units, no promotion", data: xy(off, "units"), yAxisID: "units", showLine: true, borderColor: COLORS.blue, backgroundColor: COLORS.blue, pointRadius: 2 },
+            { label: "Units, with promotion", data: xy(on, "units"), yAxisID: "units", showLine: true, borderColor: COLORS.orange, backgroundColor: COLORS.orange, pointRadius: 2 },
+            { label: "Revenue, no promotion", data: xy(off, "revenue"), yAxisID: "revenue", showLine: true, borderColor: COLORS.blue, backgroundColor: COLORS.blue, borderDash: [6, 4], pointRadius: 0 },
+            { label: "Revenue, with promotion", data: xy(on, "revenue"), yAxisID: "revenue", showLine: true, borderColor: COLORS.orange, backgroundColor: COLORS.orange, borderDash: [6, 4], pointRadius: 0 },
+            { label: "Best price (max revenue)", data: [{ x: off.best_price, y: off.best_revenue }, { x: on.best_price, y: on.best_revenue }], yAxisID: "revenue",
+              pointStyle: "star", pointRadius: 12, pointBorderWidth: 3, borderColor: COLORS.green, backgroundColor: COLORS.green, showLine: false },
+          ],
+        },
+        options: {
+          interaction: { mode: "nearest", intersect: false },
+          scales: {
+            x: { type: "linear", title: { display: true, text: "shelf price (USD)" }, ticks: { callback: (v) => usd(v) } },
+            units: { type: "linear", position: "left", title: { display: true, text: "units per week" }, beginAtZero: true },
+            revenue: { type: "linear", position: "right", title: { display: true, text: "revenue per week (USD)" }, beginAtZero: true, grid: { drawOnChartArea: false } },
+          },
+          plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${usd(c.raw.x)} -> ${fmt(c.raw.y, { digits: 1 })}` } } },
+        },
+      });
+      root.querySelector("#demand-curve-text").innerHTML = `
+        <p class="result-text" data-best>Best price without promotion <strong>${usd(off.best_price)}</strong>
+          (${fmt(off.best_units, { digits: 1 })} units, ${usd(off.best_revenue)} revenue);
+          with promotion <strong>${usd(on.best_price)}</strong> (${fmt(on.best_units, { digits: 1 })} units, ${usd(on.best_revenue)}).
+          Promotion lift at the best no-promotion price: ×${fmt(r.promotion_lift_at_best_price, { digits: 2 })}.</p>
+        <p class="help">Week ending ${esc(r.week_ending)}; prices seen for this product ${usd(r.observed_price_range[0])} – ${usd(r.observed_price_range[1])};
+          model ${esc(r.model)}, version <code>${esc(r.model_version)}</code>.</p>
+        ${(r.notes || []).map((n) => `<p class="warning">${esc(n)}</p>`).join("")}
+        ${dataTable("Price curve", ["price", "units", "revenue", "units (promotion)", "revenue (promotion)"],
+          off.points.map((p, i) => [usd(p.price), p.units, usd(p.revenue), on.points[i] ? on.points[i].units : "", on.points[i] ? usd(on.points[i].revenue) : ""]))}`;
+    }
+
+    wireForm(form, (f, submitter) => (submitter && submitter.value === "curve" ? curve(f) : predict(f)), { busyRegion: out });
+
+    form.elements.product_id.addEventListener("change", () => {
+      const p = products.find((x) => x.product_id === form.elements.product_id.value);
+      if (p) form.elements.price.value = p.usual_price.toFixed(2);
+    });
+
+    (async () => {
+      try {
+        const cat = await api("/api/demand/catalog");
+        products = cat.products;
+        fillSelect(form.elements.store_id, cat.stores.map((s) => ({ value: s.store_id, label: `Store ${s.store_id} (${fmt(s.mean_units, { digits: 1 })} units/wk)` })));
+        fillSelect(form.elements.product_id, cat.products.map((p) => ({ value: p.product_id, label: `${p.product_id} ${p.manufacturer} (usual ${usd(p.usual_price)})` })));
+        if (products.length) form.elements.price.value = products[0].usual_price.toFixed(2);
+        form.elements.date.value = cat.last_week;
+        root.querySelector("#demand-help").textContent += ` The data covers weeks ${cat.first_week} to ${cat.last_week}.`;
+      } catch (error) {
+        const box = form.querySelector("[data-form-error]");
+        box.textContent = `Cannot load the catalog: ${error.message}`;
+        box.hidden = false;
+      }
+    })();
+  },
+};

@@ -1,1 +1,103 @@
-export default { name: "forecast", title: "Forecast", lead: "", mount(root) { root.textContent = "coming"; } };
+// Forecast: the match form -> expected attendance, its interval as a band, the fill rate as a gauge.
+import { api, chart, COLORS, esc, fmt, html, pct, text, wireForm } from "../lib.js";
+
+const STAGES = ["Group Stage", "Round of 16", "Quarter-Finals", "Third Place", "Semi-Finals", "Final"];
+
+export default {
+  name: "forecast",
+  title: "Forecast",
+  lead: "Expected match attendance from the teams, stadium, kickoff time and stage, with an interval whose "
+    + "coverage was measured on held-out matches, and the stadium's fill rate.",
+
+  mount(root) {
+    html(root, `
+      <form id="forecast-form" class="card" novalidate>
+        <h3>Match</h3>
+        <p class="help">Teams and stadiums the model knows are suggested as you type; an unknown team gets a neutral popularity (with a warning), an unknown stadium is refused.</p>
+        <div class="row">
+          <div class="field"><label for="fc-team-a">Team A</label><input id="fc-team-a" name="team_a" type="text" list="fc-teams" autocomplete="off" value="Morocco"></div>
+          <div class="field"><label for="fc-team-b">Team B</label><input id="fc-team-b" name="team_b" type="text" list="fc-teams" autocomplete="off" value="France"></div>
+          <div class="field"><label for="fc-stadium">Stadium</label><input id="fc-stadium" name="stadium" type="text" list="fc-stadiums" autocomplete="off" size="28"></div>
+        </div>
+        <div class="row">
+          <div class="field"><label for="fc-time">Kickoff (HH:MM, Afternoon, Evening or Night)</label><input id="fc-time" name="time" type="text" list="fc-times" value="Night"></div>
+          <div class="field"><label for="fc-stage">Stage</label><select id="fc-stage" name="stage">${STAGES.map((s) => `<option${s === "Semi-Finals" ? " selected" : ""}>${s}</option>`).join("")}</select></div>
+          <div class="field"><label for="fc-date">Date (optional)</label><input id="fc-date" name="date" type="date"></div>
+          <div class="field actions"><button type="submit">Predict attendance</button></div>
+        </div>
+        <datalist id="fc-teams"></datalist><datalist id="fc-stadiums"></datalist>
+        <datalist id="fc-times"><option value="Afternoon"></option><option value="Evening"></option><option value="Night"></option></datalist>
+        <p class="form-error" data-form-error role="alert" hidden></p>
+      </form>
+      <div id="forecast-result" class="card result" aria-live="polite">
+        <p class="help">Fill in the match and press <em>Predict attendance</em>.</p>
+      </div>`);
+
+    const form = root.querySelector("#forecast-form");
+    const out = root.querySelector("#forecast-result");
+
+    wireForm(form, async (f) => {
+      const body = { team_a: text(f, "team_a"), team_b: text(f, "team_b"), stadium: text(f, "stadium"),
+        time: text(f, "time"), stage: text(f, "stage") };
+      const date = text(f, "date");
+      if (date) body.date = date;
+      const r = await api("/api/forecast/predict", { method: "POST", body });
+      const [lo, hi] = r.confidence_interval;
+      const level = Math.round(r.interval_level * 100);
+      out.innerHTML = `
+        <h3>${esc(body.team_a)} v ${esc(body.team_b)}, ${esc(r.stage)}, ${esc(r.stadium)}</h3>
+        <p class="big">Expected attendance <strong data-attendance>${fmt(r.predicted_attendance, { digits: 0 })}</strong>
+          (${level}% interval <span data-interval>${fmt(lo, { digits: 0 })} – ${fmt(hi, { digits: 0 })}</span>)
+          of <span data-capacity>${fmt(r.stadium_capacity, { digits: 0 })}</span> seats.</p>
+        ${(r.warnings || []).map((w) => `<p class="warning" data-warning>${esc(w)}</p>`).join("")}
+        <div class="row">
+          <div style="flex: 2 1 420px; min-width: 0"><div class="chart-box short"><canvas id="forecast-chart" role="img"
+            aria-label="Attendance ${fmt(r.predicted_attendance, { digits: 0 })}, interval ${fmt(lo, { digits: 0 })} to ${fmt(hi, { digits: 0 })}, capacity ${fmt(r.stadium_capacity, { digits: 0 })}"></canvas></div></div>
+          <div style="flex: 1 1 220px"><div class="chart-box short"><canvas id="forecast-gauge" role="img"
+            aria-label="Fill rate ${pct(r.fill_rate)}"></canvas></div>
+            <p class="result-text" style="text-align:center">Fill rate <strong data-fill-rate>${pct(r.fill_rate)}</strong></p></div>
+        </div>
+        <p class="help">Kickoff hour ${esc(r.kickoff_hour)}, model ${esc(r.model)}, version <code>${esc(r.model_version)}</code>.</p>`;
+      chart(out.querySelector("#forecast-chart"), {
+        type: "bar",
+        data: {
+          labels: ["Attendance"],
+          datasets: [
+            { type: "bar", label: `${level}% interval`, data: [[lo, hi]], backgroundColor: COLORS.band, borderColor: COLORS.orange, borderWidth: 1, barPercentage: 0.6 },
+            { type: "line", label: "Expected attendance", data: [r.predicted_attendance], borderColor: COLORS.blue, backgroundColor: COLORS.blue, pointStyle: "rectRot", pointRadius: 9, showLine: false },
+            { type: "line", label: "Capacity", data: [r.stadium_capacity], borderColor: COLORS.grey, backgroundColor: COLORS.grey, pointStyle: "line", pointRadius: 40, pointBorderWidth: 3, showLine: false },
+          ],
+        },
+        options: {
+          indexAxis: "y",
+          scales: { x: { min: 0, suggestedMax: r.stadium_capacity * 1.05, ticks: { callback: (v) => fmt(v, { digits: 0 }) } } },
+          plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${Array.isArray(c.raw) ? c.raw.map((v) => fmt(v, { digits: 0 })).join(" – ") : fmt(c.raw, { digits: 0 })}` } } },
+        },
+      });
+      const fill = Math.max(0, Math.min(1, r.fill_rate));
+      chart(out.querySelector("#forecast-gauge"), {
+        type: "doughnut",
+        data: { labels: ["Filled", "Empty"], datasets: [{ data: [fill, 1 - fill], backgroundColor: [COLORS.blue, "#e7ebf0"], borderWidth: 0 }] },
+        options: { rotation: -90, circumference: 180, cutout: "65%", plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => `${c.label}: ${pct(c.raw)}` } } } },
+      });
+    }, { busyRegion: out });
+
+    (async () => {
+      try {
+        const [stadiums, teams] = await Promise.all([api("/api/forecast/stadiums"), api("/api/forecast/teams")]);
+        const sList = root.querySelector("#fc-stadiums");
+        sList.innerHTML = stadiums.stadiums.map((s) => `<option value="${esc(s.name)}">${esc(s.city)}, ${fmt(s.capacity, { digits: 0 })} seats</option>`).join("");
+        root.querySelector("#fc-teams").innerHTML = teams.teams.map((t) => `<option value="${esc(t.name)}"></option>`).join("");
+        const stadium = form.elements.stadium;
+        if (!stadium.value) {
+          const marrakech = stadiums.stadiums.find((s) => /marrakech/i.test(s.name) || /marrakech/i.test(s.city));
+          stadium.value = (marrakech || stadiums.stadiums[0] || { name: "" }).name;
+        }
+      } catch (error) {
+        const box = form.querySelector("[data-form-error]");
+        box.textContent = `Cannot list the stadiums and teams: ${error.message}`;
+        box.hidden = false;
+      }
+    })();
+  },
+};
