@@ -28,6 +28,8 @@ def training_arguments(description: str) -> argparse.ArgumentParser:
                         help="also keep the built version folder here")
     parser.add_argument("--no-publish", action="store_true", help="build and evaluate only")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--small", action="store_true",
+                        help="a small, fast slice of the data (tests and smoke runs); metrics are not comparable")
     return parser
 
 

@@ -10,7 +10,7 @@ from .calendar import parse_date
 
 class PredictRequest(RequestModel):
     Store: int = Field(ge=1, le=10_000, description="store number, 1..45 in the shipped data")
-    Date: str = Field(description="a day in the week to predict, DD-MM-YYYY or YYYY-MM-DD; "
+    Date: str = Field(pattern=r"^(\d{2}-\d{2}-\d{4}|\d{4}-\d{2}-\d{2})$", description="a day in the week to predict, DD-MM-YYYY or YYYY-MM-DD; "
                                   "the week is Saturday..Friday, named by its Friday", examples=["10-08-2012"])
     Holiday_Flag: int = Field(ge=0, le=1, description="1 if the week holds a holiday, else 0")
     Temperature: float = Field(ge=-60, le=140, description="average temperature, deg F")

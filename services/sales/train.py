@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     seed_everything(args.seed)
     quiet = progress_disabled(args.quiet)
-    stores = [int(s) for s in args.stores.split(",") if s.strip()]
+    stores = [int(s) for s in args.stores.split(",") if s.strip()] or ([1, 2] if args.small else [])
     frame = load_data(DATA, stores or None)
     print(f"sales: {len(frame)} rows, {frame['Store'].nunique()} stores", file=sys.stderr)
     metrics = evaluate(frame, args.seed, quiet)
