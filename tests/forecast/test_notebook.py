@@ -5,9 +5,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow
 def test_notebook_runs_on_a_small_slice(tmp_path):
     env = {**os.environ, "NOTEBOOK_SMALL": "1", "NOTEBOOK_OUTPUT": str(tmp_path), "MPLBACKEND": "Agg"}
     out = subprocess.run([sys.executable, "notebooks/forecast.py"], cwd=ROOT, env=env, capture_output=True,

@@ -27,6 +27,7 @@ def test_manifest_has_both_models_beside_the_baseline_with_coverage(forecast_art
     assert {"model.onnx", "tables.json"} <= set(manifest["files"])
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_from_its_seed(forecast_artifact, tmp_path):
     again = tmp_path / "again"
     train.main([*SMALL, "--output", str(again)])
