@@ -90,7 +90,7 @@ export default {
         root.querySelector("#fc-teams").innerHTML = teams.teams.map((t) => `<option value="${esc(t.name)}"></option>`).join("");
         const stadium = form.elements.stadium;
         if (!stadium.value) {
-          const marrakech = stadiums.stadiums.find((s) => /marrakech/i.test(s.name) || /marrakech/i.test(s.city));
+          const marrakech = stadiums.stadiums.find((s) => /marrak/i.test(s.name) || /marrak/i.test(s.city));
           stadium.value = (marrakech || stadiums.stadiums[0] || { name: "" }).name;
         }
       } catch (error) {
