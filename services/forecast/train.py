@@ -1,6 +1,6 @@
 """Train, evaluate and publish the attendance forecast.
 
-    python -m services.forecast.train [--seed 42] [--limit N] [--no-publish] [--output DIR]
+    python -m services.forecast.train [--seed 42] [--limit N | --small] [--no-publish] [--output DIR]
 
 Target: the fill rate (attendance / capacity), so a prediction scales with the stadium.
 Models: RandomForest (the seed's, bounded) and gradient boosting, both scikit-learn, served as ONNX.
@@ -42,6 +42,7 @@ CALIBRATION_GROUPS = 6
 MODELS = ("random_forest", "gradient_boosting")
 BASELINE = "stage_mean_fill_x_capacity"
 AFCON_CUTOFF = pd.Timestamp("2025-12-29")
+SMALL_LIMIT = 150
 
 
 def make_model(name: str, seed: int):
@@ -283,6 +284,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limit", type=int, default=None,
                         help="keep only the first N matches of each source file (quick runs, tests)")
     args = parser.parse_args(argv)
+    if getattr(args, "small", False) and args.limit is None:  # the kernel's --small: a quick slice
+        args.limit = SMALL_LIMIT
     seed_everything(args.seed)
     quiet = progress_disabled(args.quiet)
     frame = dataset.load_matches(dataset.DATA_DIR, args.limit)
