@@ -111,3 +111,45 @@ def sales_artifact(tmp_path_factory) -> Path:
 
     train.main(["--stores", "1,2", "--no-publish", "--quiet", "--output", str(out)])
     return out
+
+
+class GunicornServer:
+    """A service (or the gateway) under the production gunicorn configuration, on 127.0.0.1."""
+
+    def __init__(self, app_spec: str, env: dict[str, str], workers: int = 2):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.app_spec = app_spec
+        self.env = {**os.environ, **env, "HOST": "127.0.0.1", "PORT": str(self.port),
+                    "WEB_CONCURRENCY": str(workers)}
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "GunicornServer":
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        self.log = open(Path(self.env.get("TMPDIR", "/tmp")) / f"gunicorn-{self.port}.log", "w")
+        self.proc = subprocess.Popen([gunicorn, "-c", str(ROOT / "services/common/gunicorn_conf.py"), self.app_spec],
+                                     cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for_port(self.port, timeout=60)
+        return self
+
+    def wait_ready(self, path: str, timeout: float = 60) -> None:
+        import requests
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(self.url + path, timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{path} not ready after {timeout}s")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()

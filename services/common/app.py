@@ -182,5 +182,5 @@ def create_service_app(
         return error_response(ApiError(500, "internal_error", f"internal error; request id {g.get('request_id')}"))
 
     if start_model_refresh:
-        holder.start()
+        holder.start(wait_seconds=settings.model_start_wait_seconds)
     return app

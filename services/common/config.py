@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     model_store_uri: str = Field(DEFAULT_STORE_URI, description="file:///path or s3://bucket/prefix")
     model_cache_dir: Path = Field(PROJECT_ROOT / "var" / "cache" / "models", description="local download cache")
     model_refresh_seconds: float = Field(30.0, ge=0, description="LATEST poll interval; 0 disables polling")
+    model_start_wait_seconds: float = Field(30.0, ge=0, description="how long a starting worker waits for its "
+                                            "first model load before it takes traffic anyway")
     cors_origins: str = Field("", description="comma-separated allowed origins; '*' allows all")
     max_content_length: int = Field(1_048_576, ge=1024, description="largest request body in bytes")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")

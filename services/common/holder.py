@@ -45,6 +45,7 @@ class ModelHolder(Generic[ModelT]):
         self.last_error: str | None = "model not loaded yet"
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._first_attempt = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -90,17 +91,25 @@ class ModelHolder(Generic[ModelT]):
         log.error("model refresh failed", extra={"service": self.service, "error": message,
                                                  "serving": self._current.version if self._current else None})
 
-    def start(self) -> None:
-        """Load in the background, then poll; the app answers /health at once either way."""
+    def start(self, wait_seconds: float = 0.0) -> None:
+        """Load in a background thread, then poll.
+
+        Waits up to `wait_seconds` for the first attempt, so a gunicorn worker (which builds
+        the app before it accepts connections) does not take traffic before its model is
+        loaded; if the store is down, the worker starts anyway and reports not ready.
+        """
         if self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, name=f"model-refresh-{self.service}", daemon=True)
         self._thread.start()
+        if wait_seconds > 0:
+            self._first_attempt.wait(wait_seconds)
 
     def _run(self) -> None:
         retry = 1.0
         while not self._stop.is_set():
             self.refresh()
+            self._first_attempt.set()
             if self._current is None:  # not serving yet: retry soon, backing off to the poll interval
                 wait = min(retry, self.refresh_seconds or 5.0)
                 retry = min(retry * 2, 30.0)
