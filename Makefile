@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export PROGRESS ?= 1
 
-.PHONY: run test venv models lint-docker test-quick clean help
+.PHONY: run test venv tools models lint-docker test-quick test-infra clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
@@ -20,6 +20,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install pinned dependencies
 
+TOOLS_STAMP := .venv-tools/.installed
+$(TOOLS_STAMP): requirements/infra-tools.txt scripts/install_infra_tools.sh
+	bash scripts/install_infra_tools.sh
+	touch $@
+
+tools: $(TOOLS_STAMP)  ## checkov, trivy and the aws CLI, each in its own venv under .venv-tools/
+
 models: $(STAMP)  ## train every service whose model is missing from the store
 	$(PY) -m services.common.bootstrap
 
@@ -27,8 +34,11 @@ run: models  ## train what is missing, then serve all services and the UI on 127
 	@echo "serving on http://127.0.0.1:$(PORT)/  (Ctrl-C stops)"
 	HOST=127.0.0.1 PORT=$(PORT) exec $(VENV)/bin/gunicorn -c services/common/gunicorn_conf.py 'services.gateway:create_app()'
 
-test: $(STAMP)  ## the whole suite (unit, integration, lint, slow tiers)
+test: $(STAMP) $(TOOLS_STAMP)  ## the whole suite (unit, integration, lint, browser, slow tiers)
 	$(PY) -m pytest -q
+
+test-infra: $(STAMP) $(TOOLS_STAMP)  ## terraform, scripts and workflow checks only
+	$(PY) -m pytest -q tests/infra
 
 test-quick: $(STAMP)  ## the suite without the slow tier
 	$(PY) -m pytest -q -m "not slow"
