@@ -1,0 +1,1 @@
+"""Flow service: turnstile telemetry in, predicted gate waits, anomalies and redirection out."""

@@ -1,0 +1,106 @@
+"""Flow inference: the LightGBM wait model (ONNX) and the anomaly detector (JSON).
+
+The anomaly detector is an IsolationForest exported as plain arrays (flow_anomaly.json) and
+scored here with numpy: skl2onnx's IsolationForest graph took over a minute to open in
+onnxruntime, too slow for a worker start. Serving imports no training library and unpickles
+nothing; the feature function is the one training used.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from services.common.onnx import OnnxModel
+
+from .features import ANOMALY_FEATURES, FEATURE_NAMES, Reading, feature_matrix
+
+
+class IsolationForestScorer:
+    """IsolationForest.decision_function from exported trees; negated so higher = more anomalous."""
+
+    def __init__(self, doc: dict[str, Any]):
+        self.denominator = float(doc["denominator"])
+        self.offset = float(doc["offset"])
+        self.trees = []
+        for t in doc["trees"]:
+            self.trees.append((np.asarray(t["feature"], dtype=np.int64), np.asarray(t["threshold"], dtype=np.float64),
+                               np.asarray(t["left"], dtype=np.int64), np.asarray(t["right"], dtype=np.int64),
+                               np.asarray(t["value"], dtype=np.float64),
+                               np.asarray(t["features"], dtype=np.int64) if t.get("features") is not None else None))
+        self.n_features = int(doc["n_features"])
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float32)
+        if x.ndim != 2 or x.shape[1] != self.n_features:
+            raise ValueError(f"expected rows of {self.n_features} features, got {x.shape}")
+        depths = np.zeros(x.shape[0])
+        rows = np.arange(x.shape[0])
+        for feature, threshold, left, right, value, columns in self.trees:
+            xs = x if columns is None else x[:, columns]
+            node = np.zeros(x.shape[0], dtype=np.int64)
+            while True:
+                inner = left[node] >= 0
+                if not inner.any():
+                    break
+                f = np.where(inner, feature[node], 0)
+                go_left = xs[rows, f] <= threshold[node]
+                node = np.where(inner, np.where(go_left, left[node], right[node]), node)
+            depths += value[node]
+        scores = -(2.0 ** (-depths / self.denominator))   # sklearn's score_samples
+        return -(scores - self.offset)                     # minus decision_function
+
+
+def ratio_rule(x: np.ndarray) -> np.ndarray:
+    """The anomaly baseline: largest of the arrival jump, lane drop and processing-time drop."""
+    col = {n: x[:, FEATURE_NAMES.index(n)].astype(float) for n in ("arrival_ratio", "lanes_ratio", "proc_ratio")}
+    return np.maximum.reduce([col["arrival_ratio"], 1 / np.maximum(col["lanes_ratio"], 0.05),
+                              1 / np.maximum(col["proc_ratio"], 0.05)])
+
+
+@dataclass
+class GatePrediction:
+    wait: float
+    anomaly: bool
+    anomaly_score: float
+
+
+class FlowModel:
+    def __init__(self, directory: Path, manifest: dict[str, Any]):
+        self.version = manifest["version"]
+        config = json.loads((directory / "flow.json").read_text())
+        if config["feature_names"] != FEATURE_NAMES or config["anomaly_features"] != ANOMALY_FEATURES:
+            raise ValueError("model features differ from this code's feature function")
+        self.wait_model = OnnxModel(directory / "wait.onnx")
+        self.method = config["anomaly_method"]
+        self.threshold = float(config["anomaly_threshold"])
+        self.green_below = float(config["green_below"])
+        self.red_above = float(config["red_above"])
+        self.forest = IsolationForestScorer(json.loads((directory / "flow_anomaly.json").read_text()))
+        self.anomaly_index = [FEATURE_NAMES.index(n) for n in ANOMALY_FEATURES]
+        self.summary = manifest.get("metrics", {}).get("summary", {})
+
+    def anomaly_scores(self, x: np.ndarray) -> np.ndarray:
+        if self.method == "isolation_forest":
+            return self.forest.score(x[:, self.anomaly_index])
+        return ratio_rule(x)
+
+    def predict(self, windows: Sequence[Sequence[Reading]]) -> list[GatePrediction]:
+        if not windows:
+            return []
+        x = feature_matrix(windows)
+        waits = np.maximum(self.wait_model.run(x).ravel(), 0.0)
+        scores = self.anomaly_scores(x)
+        return [GatePrediction(float(w), bool(s >= self.threshold), float(s)) for w, s in zip(waits, scores)]
+
+    def state(self, wait: float) -> str:
+        if wait < self.green_below:
+            return "green"
+        return "red" if wait > self.red_above else "yellow"
+
+
+def load(directory: Path, manifest: dict[str, Any]) -> FlowModel:
+    return FlowModel(directory, manifest)

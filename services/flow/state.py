@@ -1,0 +1,210 @@
+"""Gate state shared by every worker process and task: SQLite (WAL) locally, DynamoDB in AWS.
+
+Both stores keep every reading once, keyed by (stadiumId, gateId, ts): a repeated reading is
+counted as a duplicate and changes nothing. Each gate's state is its newest reading; a reading
+older than it never overwrites it (conditional write). `windows` returns, per gate, the newest
+readings up to the feature window, oldest first, for the shared feature function.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Iterable, Protocol
+
+from .features import WINDOW, Reading
+
+
+class StoredReading(dict):
+    """stadium, gate, ts_ms, count, proc, queue, lanes."""
+
+
+class StateStore(Protocol):
+    def ingest(self, readings: list[dict]) -> tuple[int, int]: ...
+    def windows(self, stadium: str, gates: Iterable[str]) -> dict[str, list[Reading]]: ...
+    def count_readings(self, stadium: str | None = None) -> int: ...
+    def check(self) -> str | None: ...
+
+
+def _reading(r: dict) -> Reading:
+    return Reading(int(r["ts_ms"]), int(r["count"]), float(r["proc"]), int(r["queue"]), int(r["lanes"]))
+
+
+class SqliteStateStore:
+    """One file in WAL mode; a connection per thread and process (gunicorn forks after import)."""
+
+    SCHEMA = """
+    CREATE TABLE IF NOT EXISTS readings (
+        stadium TEXT NOT NULL, gate TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+        count INTEGER NOT NULL, proc REAL NOT NULL, queue INTEGER NOT NULL, lanes INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL, PRIMARY KEY (stadium, gate, ts_ms)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS gates (
+        stadium TEXT NOT NULL, gate TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+        PRIMARY KEY (stadium, gate)) WITHOUT ROWID;
+    """
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        conn = self._conn()
+        conn.executescript(self.SCHEMA)
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn, self._local.pid = conn, os.getpid()
+        return conn
+
+    def ingest(self, readings: list[dict]) -> tuple[int, int]:
+        conn = self._conn()
+        now = int(time.time() * 1000)
+        accepted = 0
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for r in readings:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?,?,?)",
+                    (r["stadium"], r["gate"], r["ts_ms"], r["count"], r["proc"], r["queue"], r["lanes"], now))
+                if cur.rowcount == 1:
+                    accepted += 1
+                    # conditional write: the gate's state moves only forward in time
+                    conn.execute(
+                        "INSERT INTO gates VALUES (?,?,?) ON CONFLICT(stadium, gate) DO UPDATE "
+                        "SET ts_ms = excluded.ts_ms WHERE excluded.ts_ms > gates.ts_ms",
+                        (r["stadium"], r["gate"], r["ts_ms"]))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return accepted, len(readings) - accepted
+
+    def windows(self, stadium: str, gates: Iterable[str]) -> dict[str, list[Reading]]:
+        conn = self._conn()
+        out: dict[str, list[Reading]] = {}
+        for gate, ts in conn.execute("SELECT gate, ts_ms FROM gates WHERE stadium = ?", (stadium,)).fetchall():
+            rows = conn.execute(
+                "SELECT ts_ms, count, proc, queue, lanes FROM readings WHERE stadium = ? AND gate = ? AND ts_ms <= ? "
+                "ORDER BY ts_ms DESC LIMIT ?", (stadium, gate, ts, WINDOW)).fetchall()
+            out[gate] = [Reading(*row) for row in reversed(rows)]
+        wanted = set(gates)
+        return {g: w for g, w in out.items() if g in wanted}
+
+    def count_readings(self, stadium: str | None = None) -> int:
+        conn = self._conn()
+        if stadium is None:
+            return conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0]
+        return conn.execute("SELECT COUNT(*) FROM readings WHERE stadium = ?", (stadium,)).fetchone()[0]
+
+    def check(self) -> str | None:
+        try:
+            self._conn().execute("SELECT 1 FROM gates LIMIT 1").fetchall()
+            return None
+        except sqlite3.Error as exc:
+            return f"state store {self.path} unusable: {exc}"
+
+
+class DynamoStateStore:
+    """One table, partition key `pk` (the terraform module's): `R#stadium#gate#ts` per reading
+    (conditional put: a duplicate fails the condition) and `G#stadium#gate` per gate holding the
+    window as JSON and a version for optimistic concurrency; readings expire via `expires_at`."""
+
+    def __init__(self, table: str, retention_hours: float = 48.0, client=None):
+        import boto3
+        from botocore.config import Config
+
+        self.table = table
+        self.retention_s = int(retention_hours * 3600)
+        self.client = client or boto3.client("dynamodb", config=Config(connect_timeout=2, read_timeout=5,
+                                                                       retries={"max_attempts": 3}))
+
+    def _put_reading(self, r: dict, expires: int) -> bool:
+        try:
+            self.client.put_item(
+                TableName=self.table,
+                Item={"pk": {"S": f"R#{r['stadium']}#{r['gate']}#{r['ts_ms']:014d}"},
+                      "stadium": {"S": r["stadium"]}, "gate": {"S": r["gate"]}, "ts_ms": {"N": str(r["ts_ms"])},
+                      "reading": {"S": json.dumps([r["ts_ms"], r["count"], r["proc"], r["queue"], r["lanes"]])},
+                      "expires_at": {"N": str(expires)}},
+                ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except self.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def _merge_gate(self, stadium: str, gate: str, new: list[list]) -> None:
+        key = {"pk": {"S": f"G#{stadium}#{gate}"}}
+        for _ in range(50):
+            item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            window = json.loads(item["window"]["S"]) if item else []
+            version = int(item["version"]["N"]) if item else 0
+            merged = sorted({row[0]: row for row in window + new}.values(), key=lambda row: row[0])[-WINDOW:]
+            if merged == window:
+                return  # everything new is older than the whole window: the state stays as it is
+            values = {":w": {"S": json.dumps(merged)}, ":ts": {"N": str(merged[-1][0])},
+                      ":v": {"N": str(version + 1)}, ":s": {"S": stadium}}
+            if item:
+                condition, values[":old"] = "version = :old", {"N": str(version)}
+            else:
+                condition = "attribute_not_exists(pk)"
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=key,
+                    UpdateExpression="SET #w = :w, ts_ms = :ts, version = :v, stadium = :s",
+                    ConditionExpression=condition, ExpressionAttributeNames={"#w": "window"},
+                    ExpressionAttributeValues=values)
+                return
+            except self.client.exceptions.ConditionalCheckFailedException:
+                time.sleep(0.005)
+        raise RuntimeError(f"gate {stadium}/{gate}: too much contention updating its state")
+
+    def ingest(self, readings: list[dict]) -> tuple[int, int]:
+        expires = int(time.time()) + self.retention_s
+        fresh: dict[tuple[str, str], list[list]] = {}
+        for r in readings:
+            if self._put_reading(r, expires):
+                fresh.setdefault((r["stadium"], r["gate"]), []).append(
+                    [r["ts_ms"], r["count"], r["proc"], r["queue"], r["lanes"]])
+        for (stadium, gate), rows in fresh.items():
+            self._merge_gate(stadium, gate, rows)
+        accepted = sum(len(v) for v in fresh.values())
+        return accepted, len(readings) - accepted
+
+    def windows(self, stadium: str, gates: Iterable[str]) -> dict[str, list[Reading]]:
+        keys = [{"pk": {"S": f"G#{stadium}#{g}"}} for g in gates]
+        out: dict[str, list[Reading]] = {}
+        for i in range(0, len(keys), 100):
+            request = {self.table: {"Keys": keys[i:i + 100], "ConsistentRead": True}}
+            while request:
+                resp = self.client.batch_get_item(RequestItems=request)
+                for item in resp["Responses"].get(self.table, []):
+                    gate = item["pk"]["S"].split("#", 2)[2]
+                    out[gate] = [Reading(int(r[0]), int(r[1]), float(r[2]), int(r[3]), int(r[4]))
+                                 for r in json.loads(item["window"]["S"])]
+                request = resp.get("UnprocessedKeys") or None
+        return out
+
+    def count_readings(self, stadium: str | None = None) -> int:
+        prefix = f"R#{stadium}#" if stadium else "R#"
+        total, kwargs = 0, {}
+        while True:
+            resp = self.client.scan(TableName=self.table, Select="COUNT",
+                                    FilterExpression="begins_with(pk, :p)",
+                                    ExpressionAttributeValues={":p": {"S": prefix}}, **kwargs)
+            total += resp["Count"]
+            if "LastEvaluatedKey" not in resp:
+                return total
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def check(self) -> str | None:
+        try:
+            status = self.client.describe_table(TableName=self.table)["Table"]["TableStatus"]
+            return None if status in ("ACTIVE", "UPDATING") else f"DynamoDB table {self.table} is {status}"
+        except Exception as exc:  # any failure means not ready, with the reason
+            return f"DynamoDB table {self.table} unusable: {exc}"
