@@ -1,0 +1,82 @@
+"""The same state tests against SQLite and against DynamoDB (moto server)."""
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from services.flow.features import WINDOW
+from services.flow.state import DynamoStateStore, SqliteStateStore
+
+T0 = 1_766_340_000_000  # 2025-12-21T18:00:00Z in ms
+
+
+def reading(ts_min: int, gate: str = "G1", stadium: str = "RABAT", queue: int = 10, **kw) -> dict:
+    r = {"stadium": stadium, "gate": gate, "ts_ms": T0 + ts_min * 60_000, "count": 30, "proc": 6.5,
+         "queue": queue, "lanes": 8}
+    r.update(kw)
+    return r
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        return SqliteStateStore(tmp_path / "state.sqlite3")
+    import boto3
+
+    request.getfixturevalue("moto_server")
+    table = f"flow-state-{uuid.uuid4().hex[:8]}"
+    client = boto3.client("dynamodb")
+    client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    return DynamoStateStore(table, client=client)
+
+
+def test_ingest_counts_and_is_idempotent(store):
+    assert store.check() is None
+    assert store.ingest([reading(0), reading(1), reading(1, gate="G2")]) == (3, 0)
+    assert store.ingest([reading(1), reading(2), reading(2)]) == (1, 2)
+    assert store.count_readings() == 4 and store.count_readings("RABAT") == 4 and store.count_readings("FES") == 0
+
+
+def test_duplicate_does_not_change_stored_values(store):
+    store.ingest([reading(0, queue=10)])
+    assert store.ingest([reading(0, queue=999)]) == (0, 1)
+    assert store.windows("RABAT", ["G1"])["G1"][-1].queue == 10
+
+
+def test_older_reading_never_overwrites_the_state(store):
+    store.ingest([reading(5, queue=50)])
+    store.ingest([reading(3, queue=30)])
+    window = store.windows("RABAT", ["G1"])["G1"]
+    assert window[-1].ts_ms == T0 + 5 * 60_000 and window[-1].queue == 50
+    assert [r.ts_ms for r in window] == sorted(r.ts_ms for r in window)
+
+
+def test_window_keeps_the_newest_readings_per_gate(store):
+    store.ingest([reading(m, queue=m) for m in range(WINDOW + 4)])
+    store.ingest([reading(0, gate="G2", queue=7)])
+    windows = store.windows("RABAT", ["G1", "G2", "G3"])
+    assert set(windows) == {"G1", "G2"}
+    assert [r.queue for r in windows["G1"]] == list(range(4, WINDOW + 4))
+    assert windows["G2"][-1].queue == 7
+    assert store.windows("FES", ["G1"]) == {}
+
+
+def test_concurrent_writers_lose_nothing(store):
+    def work(k: int):
+        for m in range(10):
+            store.ingest([reading(m, gate=f"G{k % 3 + 1}", queue=m), reading(m, gate="G4", queue=m)])
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.count_readings() == 3 * 10 + 10
+    windows = store.windows("RABAT", ["G1", "G2", "G3", "G4"])
+    for gate in ("G1", "G2", "G3", "G4"):
+        assert windows[gate][-1].queue == 9
+        assert len(windows[gate]) == min(WINDOW, 10)
