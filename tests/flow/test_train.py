@@ -25,3 +25,17 @@ def test_feature_function_handles_short_windows_and_gaps():
     assert x.shape == (3, len(FEATURE_NAMES))
     assert x[2, FEATURE_NAMES.index("gap_minutes")] == 2.0
     assert x[0, FEATURE_NAMES.index("history")] == 1.0
+
+
+def test_notebook_runs_small(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {**os.environ, "NOTEBOOK_SMALL": "1", "NOTEBOOK_OUTPUT": str(tmp_path), "MPLBACKEND": "Agg"}
+    out = subprocess.run([sys.executable, str(ROOT / "notebooks" / "flow.py")], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Little" in out.stdout and (tmp_path / "flow_mae.png").is_file()
