@@ -1,0 +1,280 @@
+"""The performance harness.
+
+    python -m bench.run [--quick] [--services sales,demand] [--seconds N] [--output DIR]
+
+For every built service in services/registry.json (services/<name>/api.py exists): serve it under
+the production gunicorn configuration (2 workers) from a model store holding its trained model,
+drive its no-op (/health), its main prediction endpoint(s) and its batch endpoint(s) on 127.0.0.1,
+then the seeds' style for the same model (bench/seed_app.py), each run bounded in time; record
+requests/s, p50/p99 latency and worker RSS; then cold start from a moto S3 endpoint, the imports of
+a serving worker, ONNX batch throughput (1,000 rows) and training time. Writes RESULTS.md and
+results.json into --output (default bench/).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from importlib import metadata
+from pathlib import Path
+
+from . import load, report, seeds
+from .servers import ROOT, Gunicorn, Moto
+from .targets import TARGETS
+
+TRAINING_LIBS = ("sklearn", "xgboost", "lightgbm", "statsmodels", "pandas")
+DEFAULT_STORE = ROOT / "var" / "models"
+SEED_CACHE = ROOT / "var" / "bench" / "seed"
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def built_services() -> list[str]:
+    registry = json.loads((ROOT / "services" / "registry.json").read_text())
+    return [s["name"] for s in registry["services"] if (ROOT / "services" / s["name"] / "api.py").exists()]
+
+
+def registry_services() -> list[str]:
+    return [s["name"] for s in json.loads((ROOT / "services" / "registry.json").read_text())["services"]]
+
+
+def timed_training(service: str, out: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", f"services.{service}.train", "--output", str(out), "--no-publish",
+                    "--quiet"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   env={**os.environ, "PROGRESS": "0"})
+    return time.perf_counter() - started
+
+
+def model_source(service: str, work: Path, train: bool) -> tuple[str, Path, float | None]:
+    """(store URI, version folder, training seconds or None). Reuses var/models when it has a LATEST."""
+    from services.common.store import ModelStore
+
+    train_seconds = None
+    latest = DEFAULT_STORE / service / "LATEST"
+    if train or not latest.exists():
+        out = work / "train" / service
+        say(f"{service}: training (timed)")
+        train_seconds = timed_training(service, out)
+        say(f"{service}: trained in {train_seconds:.1f}s")
+        if not latest.exists():
+            uri = (work / "store").as_uri()
+            version = ModelStore(uri, work / "cache").publish(service, out)
+            return uri, work / "store" / service / version, train_seconds
+    version = latest.read_text().strip()
+    return DEFAULT_STORE.as_uri(), DEFAULT_STORE / service / version, train_seconds
+
+
+def service_env(store_uri: str, work: Path) -> dict[str, str]:
+    return {"MODEL_STORE_URI": store_uri, "MODEL_CACHE_DIR": str(work / f"cache-{uuid.uuid4().hex[:8]}"),
+            "LOG_LEVEL": "WARNING"}
+
+
+def drive(server: Gunicorn, method: str, path: str, body, seconds: float) -> dict:
+    load.run_load(server.url + path, method=method, body=body, seconds=min(1.0, seconds))  # warm-up
+    return load.run_load(server.url + path, method=method, body=body, seconds=seconds).as_dict()
+
+
+def measure_service(service: str, store_uri: str, version_dir: Path, work: Path, seconds: float) -> dict:
+    result: dict = {"service": service, "endpoints": [], "seed": None,
+                    "rf_model": bool(TARGETS.get(service) and TARGETS[service].rf_model)}
+    target = TARGETS.get(service)
+    prefix = f"/api/{service}"
+    with Gunicorn(f"services.{service}.api:create_app()", service_env(store_uri, work), log_dir=work) as srv:
+        result["ready_s_file_store"] = round(srv.wait_ready(f"{prefix}/ready"), 3)
+        say(f"{service}: no-op {prefix}/health")
+        result["noop"] = drive(srv, "GET", f"{prefix}/health", None, seconds)
+        if target is None:
+            result["note"] = "no request defined in bench/targets.py"
+        else:
+            for ep in target.endpoints(srv.url):
+                say(f"{service}: {ep.label}")
+                res = drive(srv, ep.method, prefix + ep.path, ep.body, seconds)
+                res.update(label=ep.label, main=ep.main, batch_rows=ep.batch_rows,
+                           rows_per_s=round(res["rps"] * ep.batch_rows, 1))
+                result["endpoints"].append(res)
+            result["batch_note"] = target.batch_note
+        result["worker_rss_mb"] = [round(r, 1) for r in srv.worker_rss_mb()]
+    if target is not None:
+        try:
+            spec = seeds.build(service, version_dir, SEED_CACHE / service)
+        except Exception as exc:  # noqa: BLE001 - reported, not fatal
+            spec = None
+            result["seed_error"] = f"{type(exc).__name__}: {exc}"
+        if spec is not None:
+            say(f"{service}: seeds' style ({spec['description']})")
+            with Gunicorn("bench.seed_app:create_app()", {"BENCH_SEED_DIR": str(SEED_CACHE / service)},
+                          log_dir=work) as seed:
+                seed.wait_ready("/seed/health")
+                res = drive(seed, "POST", "/seed/predict", spec["body"], seconds)
+                res.update(description=spec["description"],
+                           worker_rss_mb=[round(r, 1) for r in seed.worker_rss_mb()])
+                result["seed"] = res
+    return result
+
+
+def cold_start(service: str, version_dir: Path, work: Path, repeats: int) -> dict:
+    """Process start to /ready 200 with the model fetched from a moto S3 endpoint into an empty cache."""
+    import boto3
+
+    from services.common.store import ModelStore
+
+    times, rss = [], []
+    with Moto() as moto:
+        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+               "AWS_ENDPOINT_URL": moto.endpoint}
+        saved = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            bucket = f"bench-{uuid.uuid4().hex[:10]}"
+            boto3.client("s3", endpoint_url=moto.endpoint).create_bucket(Bucket=bucket)
+            uri = f"s3://{bucket}/models"
+            ModelStore(uri, work / "publish-cache").publish(service, version_dir)
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        for _ in range(repeats):
+            with Gunicorn(f"services.{service}.api:create_app()", {**env, **service_env(uri, work)},
+                          log_dir=work) as srv:
+                times.append(srv.wait_ready(f"/api/{service}/ready", interval=0.01))
+                rss.append(max(srv.worker_rss_mb() or [0]))
+    return {"seconds": [round(t, 3) for t in times], "median_s": round(statistics.median(times), 3),
+            "worker_rss_mb": round(max(rss), 1)}
+
+
+IMPORT_PROBE = r"""
+import json, sys, time
+from pathlib import Path
+started = time.perf_counter()
+from services.common.config import load_settings
+from services.{svc}.api import create_app
+app = create_app(load_settings(model_store_uri=sys.argv[1], model_cache_dir=Path(sys.argv[2]),
+                               model_refresh_seconds=0, model_start_wait_seconds=120))
+holder = app.extensions["model_holder"]
+assert holder.current is not None, holder.last_error
+elapsed = time.perf_counter() - started
+libs = sorted(m for m in {libs!r} if m in sys.modules)
+print(json.dumps({{"imported": libs, "load_s": round(elapsed, 3)}}))
+"""
+
+
+def import_probe(service: str, store_uri: str, work: Path) -> dict:
+    code = IMPORT_PROBE.format(svc=service, libs=TRAINING_LIBS)
+    out = subprocess.run([sys.executable, "-c", code, store_uri, str(work / f"probe-cache-{service}")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300, env={**os.environ, "LOG_LEVEL": "WARNING"})
+    if out.returncode != 0:
+        return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def onnx_batches(version_dir: Path, rows: int = 1000) -> list[dict]:
+    import numpy as np
+
+    from services.common.onnx import OnnxModel
+
+    results = []
+    rng = np.random.default_rng(0)
+    for path in sorted(version_dir.glob("*.onnx")):
+        model = OnnxModel(path)
+        width = model.n_features if isinstance(model.n_features, int) else 8
+        x = rng.random((rows, width), dtype=np.float32)
+        model.run(x)
+        started = time.perf_counter()
+        reps = 0
+        while time.perf_counter() - started < 0.5:
+            model.run(x)
+            reps += 1
+        batch_s = (time.perf_counter() - started) / reps
+        one = x[:1]
+        started = time.perf_counter()
+        for _ in range(200):
+            model.run(one)
+        single_s = (time.perf_counter() - started) / 200
+        results.append({"file": path.name, "batch_ms": round(batch_s * 1000, 2),
+                        "rows_per_s_batched": round(rows / batch_s), "rows_per_s_single": round(1 / single_s),
+                        "single_ms": round(single_s * 1000, 3)})
+    return results
+
+
+def machine() -> dict:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    mem = next(int(ln.split()[1]) for ln in Path("/proc/meminfo").read_text().splitlines()
+               if ln.startswith("MemTotal"))
+    versions = {}
+    for pkg in ("flask", "gunicorn", "pydantic", "onnxruntime", "numpy", "prometheus-client", "boto3", "pandas",
+                "scikit-learn", "xgboost-cpu", "statsmodels", "moto"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = "absent"
+    wrk = shutil.which("wrk")
+    if wrk:
+        first = subprocess.run([wrk, "--version"], capture_output=True, text=True).stdout.splitlines()
+        versions["wrk"] = first[0] if first else "present"
+    return {"nproc": os.cpu_count(), "cpu": cpu, "memory_gb": round(mem / 1024 / 1024, 1),
+            "python": platform.python_version(), "kernel": platform.release(), "libraries": versions,
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="2 s runs, one cold start, no training timing")
+    parser.add_argument("--services", default=None, help="comma-separated subset of the built services")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per load run (default 10; quick 2)")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench", help="where RESULTS.md and results.json go")
+    parser.add_argument("--no-train", action="store_true", help="do not time training (full runs time it)")
+    args = parser.parse_args(argv)
+    seconds = args.seconds or (2.0 if args.quick else 10.0)
+    built = built_services()
+    chosen = built if not args.services else [s for s in args.services.split(",") if s]
+    unknown = [s for s in chosen if s not in built]
+    if unknown:
+        parser.error(f"not built (no services/<name>/api.py): {', '.join(unknown)}; built: {', '.join(built)}")
+    time_training = not (args.quick or args.no_train)
+    command = "python -m bench.run" + ("" if argv is None and len(sys.argv) == 1 else " " + " ".join(
+        argv if argv is not None else sys.argv[1:]))
+    results = {"command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seconds_per_run": seconds,
+               "load_tool": load.tool_name(), "machine": machine(), "services": {},
+               "not_built": [s for s in registry_services() if s not in built]}
+    say(f"services {chosen}; {seconds}s per run; load tool {results['load_tool']}")
+    work = Path(tempfile.mkdtemp(prefix="bench-"))
+    try:
+        for service in chosen:
+            store_uri, version_dir, train_s = model_source(service, work, time_training)
+            entry = measure_service(service, store_uri, version_dir, work, seconds)
+            entry["version"] = version_dir.name
+            entry["training_s"] = round(train_s, 1) if train_s is not None else None
+            say(f"{service}: cold start from S3")
+            entry["cold_start"] = cold_start(service, version_dir, work, 1 if args.quick else 3)
+            entry["imports"] = import_probe(service, store_uri, work)
+            entry["onnx_batch"] = onnx_batches(version_dir)
+            results["services"][service] = entry
+        if "flow" in chosen:
+            results["flow_ingest"] = {"note": "flow is built but the ingest bench is not written yet"}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    args.output.mkdir(parents=True, exist_ok=True)
+    (args.output / "results.json").write_text(json.dumps(results, indent=1))
+    (args.output / "RESULTS.md").write_text(report.render(results))
+    say(f"wrote {args.output / 'RESULTS.md'}")
+    return results
+
+
+if __name__ == "__main__":
+    main()

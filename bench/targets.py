@@ -1,0 +1,75 @@
+"""What the harness sends to each service: its main prediction endpoint(s) and batch endpoints.
+
+A service listed in services/registry.json but not here is still measured (no-op, cold start,
+memory, imports); its prediction endpoints show as "no request defined".
+"""
+from __future__ import annotations
+
+import json
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+
+@dataclass
+class Endpoint:
+    label: str
+    method: str
+    path: str  # under /api/<service>
+    body: dict | None = None
+    batch_rows: int = 1  # model rows evaluated per request
+    main: bool = True
+
+
+@dataclass
+class Target:
+    endpoints: Callable[[str], list[Endpoint]]  # base URL -> endpoints
+    rf_model: bool = False  # the issue's >= 15x seeds' style target applies
+    batch_note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def _sales(base: str) -> list[Endpoint]:
+    predict = {"Store": 1, "Date": "10-08-2012", "Holiday_Flag": 0, "Temperature": 85.05, "Fuel_Price": 3.494,
+               "CPI": 221.96, "Unemployment": 6.908}
+    return [Endpoint("POST /predict", "POST", "/predict", predict),
+            Endpoint("POST /forecast (52 weeks)", "POST", "/forecast", {"store_id": 1, "steps": 52},
+                     batch_rows=52, main=False)]
+
+
+def _forecast(base: str) -> list[Endpoint]:
+    return [Endpoint("POST /predict", "POST", "/predict",
+                     {"team_a": "Morocco", "team_b": "France", "stadium": "Grand Stade de Marrakech",
+                      "time": "Night", "stage": "Semi-Final"})]
+
+
+def _demand(base: str) -> list[Endpoint]:
+    catalog = _get(f"{base}/api/demand/catalog")
+    store = catalog["stores"][0]["store_id"]
+    product = catalog["products"][0]
+    price = product.get("usual_price", 5.0)
+    target = {"date": "2011-06-01", "store_id": store, "product_id": product["product_id"]}
+    return [Endpoint("POST /predict", "POST", "/predict", {**target, "price": price}),
+            Endpoint("POST /price-curve (201 prices x 2)", "POST", "/price-curve", {**target, "steps": 201},
+                     batch_rows=402, main=False)]
+
+
+def _powerball(base: str) -> list[Endpoint]:
+    return [Endpoint("POST /predict", "POST", "/predict", {"count": 1}),
+            Endpoint("POST /predict (count 10)", "POST", "/predict", {"count": 10}, batch_rows=10, main=False)]
+
+
+TARGETS: dict[str, Target] = {
+    "sales": Target(_sales, rf_model=True,
+                    batch_note="/forecast returns up to 52 weeks (precomputed at load); /predict takes one row"),
+    "forecast": Target(_forecast, rf_model=True, batch_note="/predict takes one match"),
+    "demand": Target(_demand, batch_note="/price-curve evaluates up to 201 prices x 2 promotion settings "
+                                         "(402 rows) in one ONNX call"),
+    "powerball": Target(_powerball, batch_note="/predict samples up to `count` tickets from probabilities "
+                                               "computed at load (no model call per request)"),
+}
