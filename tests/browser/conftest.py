@@ -59,7 +59,7 @@ def _train_small(name: str, out: Path) -> None:
         pipeline.run(["--quick", *common, "--database-url", f"sqlite:///{work / 'warehouse.db'}",
                       "--report", str(work / "report.txt")])
         return
-    small = {"forecast": ["--limit", "150"], "powerball": ["--rounds", "3"], "flow": ["--small"]}[name]
+    small = {"forecast": ["--limit", "150"], "powerball": ["--rounds", "3"], "flow": ["--days", "12"]}[name]
     import_module(f"services.{name}.train").main([*small, *common])
 
 
@@ -115,6 +115,8 @@ def gateway(ui_store, tmp_path_factory):
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     tmp = tmp_path_factory.mktemp("ui-gateway")
+    saved = os.environ.get("FLOW_SQLITE_PATH")
+    os.environ["FLOW_SQLITE_PATH"] = str(tmp / "flow-state.sqlite3")  # gate state of this test session only
     settings = make_settings(ui_store["uri"], tmp, model_refresh_seconds=0)
     app = create_app(settings, services=ui_store["services"])
     server = LiveServer(app, free_port())
@@ -131,6 +133,10 @@ def gateway(ui_store, tmp_path_factory):
     server.services = ui_store["services"]
     yield server
     server.stop()
+    if saved is None:
+        os.environ.pop("FLOW_SQLITE_PATH", None)
+    else:
+        os.environ["FLOW_SQLITE_PATH"] = saved
 
 
 # ------------------------------------------------------------------ browser

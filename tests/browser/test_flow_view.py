@@ -25,8 +25,8 @@ def readings(stadium: str, gate_ids: list[str], minutes: int, queue_of) -> list[
         ts = (start + timedelta(minutes=m)).isoformat().replace("+00:00", "Z")
         for i, gate in enumerate(gate_ids):
             q = queue_of(i, m)
-            out.append({"stadiumId": stadium, "gateId": gate, "ts": ts, "perMinuteCount": 20,
-                        "avgProcessingTime": 6.0 if q > 50 else 3.0, "queueLength": q})
+            out.append({"stadiumId": stadium, "gateId": gate, "ts": ts, "perMinuteCount": 45 if q > 50 else 20,
+                        "avgProcessingTime": 12.0 if q > 50 else 3.0, "queueLength": q})
     return out
 
 
@@ -44,7 +44,7 @@ def test_flow_board_refreshes_on_its_own_as_readings_arrive(page, gateway):
     expect(board.locator("[data-gate]")).to_have_count(len(gate_ids))
 
     # a match day starts: gate 1 jams, the others flow; the board must follow without a reload
-    batch = readings(stadium, gate_ids, 10, lambda i, m: 20 * (m + 1) if i == 0 else 2)
+    batch = readings(stadium, gate_ids, 10, lambda i, m: 150 * (m + 1) if i == 0 else 2)
     resp = page.request.post("/api/flow/ingest", data={"readings": batch})
     assert resp.status == 202, resp.text()
     before = int(page.locator("#flow-board-card").get_attribute("data-refreshes") or 0)
@@ -71,5 +71,12 @@ def test_flow_unknown_stadium_error_is_shown(page, gateway):
     page.evaluate("""() => { const s = document.querySelector('#flow-stadium');
         s.add(new Option('Gone', 'NO_SUCH_STADIUM')); s.value = 'NO_SUCH_STADIUM';
         s.dispatchEvent(new Event('change')); }""")
-    expect(page.locator("#view-flow")).to_contain_text("NO_SUCH_STADIUM")
-    expect(page.locator("#view-flow .form-error, #view-flow .field-error").first).to_be_visible()
+    error = page.request.get("/api/flow/status?stadiumId=NO_SUCH_STADIUM")
+    assert error.status == 404
+    detail = error.json()["error"]["details"][0]
+    assert detail["field"] == "stadiumId"
+    expect(page.locator("#flow-stadium-error")).to_have_text(detail["problem"])
+    expect(page.locator("#flow-stadium")).to_have_attribute("aria-invalid", "true")
+    # choosing a known stadium again clears it
+    page.select_option("#flow-stadium", index=0)
+    expect(page.locator("#flow-stadium-error")).to_have_text("")
