@@ -1,0 +1,1 @@
+"""Powerball service: valid tickets, number statistics, and an honest evaluation against chance."""
