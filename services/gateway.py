@@ -32,6 +32,7 @@ def built_services() -> list[str]:
 
 def frontend_app(frontend: Path, services: list[str]) -> Flask:
     app = Flask("frontend", static_folder=None)
+    app.debug = False
 
     @app.get("/")
     def index():

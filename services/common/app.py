@@ -81,6 +81,7 @@ def create_service_app(
     configure_logging(settings.log_level)
     service = api.service
     app = Flask(f"services.{service}", static_folder=None)
+    app.debug = False  # Flask reads FLASK_DEBUG from the environment; production never runs in debug mode
     app.config.update(MAX_CONTENT_LENGTH=settings.max_content_length, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
     app.json.compact = True

@@ -111,7 +111,7 @@ def script_env(moto_endpoint, aws_cli, tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SECRET_ACCESS_KEY="testing",  # pragma: allowlist secret (moto accepts any key)
         AWS_DEFAULT_REGION="eu-west-1",
         AWS_REGION="eu-west-1",
         AWS_ENDPOINT_URL=moto_endpoint,
@@ -131,7 +131,7 @@ def s3(moto_endpoint):
         endpoint_url=moto_endpoint,
         region_name="eu-west-1",
         aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_secret_access_key="testing",  # pragma: allowlist secret (moto)
     )
 
 
