@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export PROGRESS ?= 1
 
-.PHONY: run test venv tools models lint-docker test-quick test-infra clean help
+.PHONY: run test venv tools vendor-frontend models lint-docker test-quick test-infra clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
@@ -42,6 +42,9 @@ test-infra: $(STAMP) $(TOOLS_STAMP)  ## terraform, scripts and workflow checks o
 
 test-quick: $(STAMP)  ## the suite without the slow tier
 	$(PY) -m pytest -q -m "not slow"
+
+vendor-frontend:  ## fetch the pinned chart library from npm into frontend/vendor/ (committed)
+	bash scripts/vendor_frontend.sh
 
 lint-docker: $(STAMP)  ## hadolint every service Dockerfile
 	$(VENV)/bin/hadolint services/*/Dockerfile
