@@ -11,18 +11,19 @@ Usage: $(basename "$0") [options]
 
 Copy frontend/ to a staging folder, write its config.js with
   window.API_BASE_URL = "<api url>";
-and sync it to the website bucket: long-lived assets first, then the HTML
-files and config.js with Cache-Control no-cache (so a new release and a new
-API URL are seen at once), then delete objects no longer in frontend/.
+and sync it to the website bucket: the pinned vendor/ libraries with a long
+max-age first, then everything else (HTML, config.js and the app's own JS and
+CSS, whose names do not change between releases) with Cache-Control no-cache,
+so a new release and a new API URL are seen at once (ETags keep the recheck
+cheap), then delete objects no longer in frontend/.
 
 Options:
   --bucket NAME        website bucket (default: terraform output website_bucket)
   --api-url URL        API base URL (default: terraform output api_base_url)
   --region REGION      AWS region (default: AWS_REGION, then terraform output region)
   --frontend DIR       static site to publish (default: frontend/)
-  --asset-max-age SEC  Cache-Control max-age of assets other than HTML and
-                       config.js (default: 604800, one week; the assets are
-                       not content-hashed, so not a year)
+  --asset-max-age SEC  Cache-Control max-age of the pinned vendor/ libraries
+                       (default: 604800, one week)
   --stage-only DIR     write the staged site to DIR and upload nothing
   -h, --help           show this help
 
@@ -70,10 +71,10 @@ AWS_DEFAULT_REGION="$(resolve_region "$region")"
 export AWS_DEFAULT_REGION
 
 aws_cli s3 sync --only-show-errors "$stage/" "s3://$bucket/" \
-  --exclude "*.html" --exclude "config.js" \
+  --exclude "*" --include "vendor/*" \
   --cache-control "public, max-age=$max_age"
 aws_cli s3 sync --only-show-errors "$stage/" "s3://$bucket/" \
-  --exclude "*" --include "*.html" --include "config.js" \
+  --exclude "vendor/*" \
   --cache-control "no-cache"
 # Only deletions are left to do: --size-only keeps the uploads above (and
 # their Cache-Control) from being redone.

@@ -336,6 +336,8 @@ def frontend(tmp_path) -> Path:
     (site / "index.html").write_text("<!doctype html><script src='config.js'></script><script src='js/app.js'></script>")
     (site / "js" / "app.js").write_text("console.log(window.API_BASE_URL);")
     (site / "style.css").write_text("body { margin: 0 }")
+    (site / "vendor").mkdir()
+    (site / "vendor" / "chart.umd.min.js").write_text("/* pinned library */")
     (site / "config.js").write_text('window.API_BASE_URL = "";\n')  # the local default, replaced on deploy
     return site
 
@@ -346,13 +348,15 @@ def test_frontend_deploy_writes_config_js_and_cache_headers(frontend, script_env
                         "--api-url", "http://mlplat-dev-alb-1.eu-west-1.elb.amazonaws.com/", env=script_env)
     assert result.returncode == 0, result.stderr
 
-    assert keys(s3, bucket) == {"index.html", "config.js", "js/app.js", "style.css"}
+    assert keys(s3, bucket) == {"index.html", "config.js", "js/app.js", "style.css", "vendor/chart.umd.min.js"}
     assert get_text(s3, bucket, "config.js") == 'window.API_BASE_URL = "http://mlplat-dev-alb-1.eu-west-1.elb.amazonaws.com";\n'
     heads = {k: s3.head_object(Bucket=bucket, Key=k) for k in ("index.html", "config.js", "js/app.js", "style.css")}
     assert heads["index.html"]["CacheControl"] == "no-cache"
     assert heads["config.js"]["CacheControl"] == "no-cache"
-    assert heads["js/app.js"]["CacheControl"] == "public, max-age=604800"
-    assert heads["style.css"]["CacheControl"] == "public, max-age=604800"
+    assert heads["js/app.js"]["CacheControl"] == "no-cache"
+    assert heads["style.css"]["CacheControl"] == "no-cache"
+    vendor = s3.head_object(Bucket=bucket, Key="vendor/chart.umd.min.js")
+    assert vendor["CacheControl"] == "public, max-age=604800"
     assert heads["index.html"]["ContentType"].startswith("text/html")
     assert "javascript" in heads["config.js"]["ContentType"]
     # The source folder is untouched: config.js is written into a staging copy.
