@@ -79,6 +79,7 @@ data "aws_iam_policy_document" "state_table" {
   statement {
     sid = "OwnStateTable"
     actions = [
+      "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",
       "dynamodb:DescribeTable",
       "dynamodb:GetItem",
