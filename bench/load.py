@@ -78,7 +78,8 @@ def _wrk(url: str, method: str, body: dict | None, seconds: float, connections: 
                       p99_ms=data["p99_us"] / 1000, requests=data["requests"], errors=data["errors"], tool="wrk")
 
 
-def _python(url: str, method: str, body: dict | None, seconds: float, connections: int) -> LoadResult:
+def _python(url: str, method: str, body: dict | None, seconds: float, connections: int,
+            body_fn=None) -> LoadResult:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     payload = json.dumps(body).encode() if body is not None else None
@@ -94,7 +95,9 @@ def _python(url: str, method: str, body: dict | None, seconds: float, connection
             try:
                 if conn is None:
                     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
-                conn.request(method, path, body=payload, headers=headers)
+                data = json.dumps(body_fn()).encode() if body_fn is not None else payload
+                conn.request(method, path, body=data, headers=headers if body_fn is None else
+                             {"Content-Type": "application/json"})
                 resp = conn.getresponse()
                 resp.read()
                 if resp.status >= 300:
@@ -128,3 +131,67 @@ def _python(url: str, method: str, body: dict | None, seconds: float, connection
 
     return LoadResult(rps=len(flat) / elapsed, p50_ms=pct(50), p99_ms=pct(99), requests=len(flat),
                       errors=sum(errors), tool="python")
+
+
+FLOW_LUA = r"""
+counter = 0
+base = %(base)d
+gates = {%(gates)s}
+ngates = #gates
+batch = %(batch)d
+request = function()
+  local parts = {}
+  for i = 1, batch do
+    counter = counter + 1
+    local g = gates[(counter %% ngates) + 1]
+    local t = base + math.floor(counter / ngates) * 60
+    parts[i] = string.format('{"stadiumId":"%(stadium)s","gateId":"%%s","ts":"%%s","perMinuteCount":%%d,"avgProcessingTime":3.5,"queueLength":%%d}',
+                             g, os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", t), 20 + counter %% 40, counter %% 90)
+  end
+  local body
+  if batch == 1 then body = parts[1] else body = '{"readings":[' .. table.concat(parts, ",") .. ']}' end
+  return wrk.format("POST", "%(path)s", {["Content-Type"] = "application/json"}, body)
+end
+"""
+
+
+def run_ingest(url: str, stadium: str, gates: list[str], batch: int, seconds: float, connections: int = 4,
+               base: int = 1_600_000_000) -> LoadResult:
+    """POST distinct readings (every (gate, ts) new, so nothing is a duplicate) in batches of `batch`."""
+    parts = urlsplit(url)
+    if wrk_path():
+        done = LUA.split("done = function", 1)[1]
+        script = FLOW_LUA % {"base": base, "gates": ",".join(f'"{g}"' for g in gates), "batch": batch,
+                             "stadium": stadium, "path": parts.path} + "done = function" + done.replace("%%", "%")
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+            fh.write(script)
+            name = fh.name
+        try:
+            duration = max(1, round(seconds))
+            out = subprocess.run([wrk_path(), "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
+                                  "-s", name, url], capture_output=True, text=True, timeout=duration + 60)
+        finally:
+            Path(name).unlink(missing_ok=True)
+        line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
+        if line is None:
+            raise RuntimeError(f"wrk gave no summary: {out.stdout[-500:]} {out.stderr[-500:]}")
+        data = json.loads(line[len("BENCH "):])
+        return LoadResult(rps=data["requests"] / (data["duration_us"] / 1e6), p50_ms=data["p50_us"] / 1000,
+                          p99_ms=data["p99_us"] / 1000, requests=data["requests"], errors=data["errors"], tool="wrk")
+    # Python fallback: one shared counter, bodies built per request.
+    lock = threading.Lock()
+    state = {"n": 0}
+
+    def body() -> dict:
+        items = []
+        with lock:
+            start = state["n"]
+            state["n"] += batch
+        for k in range(start + 1, start + batch + 1):
+            t = base + (k // len(gates)) * 60
+            items.append({"stadiumId": stadium, "gateId": gates[k % len(gates)],
+                          "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+                          "perMinuteCount": 20 + k % 40, "avgProcessingTime": 3.5, "queueLength": k % 90})
+        return items[0] if batch == 1 else {"readings": items}
+
+    return _python(url, "POST", None, seconds, connections, body_fn=body)

@@ -56,12 +56,12 @@ def timed_training(service: str, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def model_source(service: str, work: Path, train: bool) -> tuple[str, Path, float | None]:
-    """(store URI, version folder, training seconds or None). Reuses var/models when it has a LATEST."""
+def model_source(service: str, work: Path, train: bool, store: Path = DEFAULT_STORE) -> tuple[str, Path, float | None]:
+    """(store URI, version folder, training seconds or None). Reuses `store` (var/models) when it has a LATEST."""
     from services.common.store import ModelStore
 
     train_seconds = None
-    latest = DEFAULT_STORE / service / "LATEST"
+    latest = store / service / "LATEST"
     if train or not latest.exists():
         out = work / "train" / service
         say(f"{service}: training (timed)")
@@ -72,17 +72,45 @@ def model_source(service: str, work: Path, train: bool) -> tuple[str, Path, floa
             version = ModelStore(uri, work / "cache").publish(service, out)
             return uri, work / "store" / service / version, train_seconds
     version = latest.read_text().strip()
-    return DEFAULT_STORE.as_uri(), DEFAULT_STORE / service / version, train_seconds
+    return store.as_uri(), store / service / version, train_seconds
 
 
 def service_env(store_uri: str, work: Path) -> dict[str, str]:
-    return {"MODEL_STORE_URI": store_uri, "MODEL_CACHE_DIR": str(work / f"cache-{uuid.uuid4().hex[:8]}"),
-            "LOG_LEVEL": "WARNING"}
+    run = uuid.uuid4().hex[:8]
+    return {"MODEL_STORE_URI": store_uri, "MODEL_CACHE_DIR": str(work / f"cache-{run}"),
+            "FLOW_SQLITE_PATH": str(work / f"flow-state-{run}.sqlite3"), "LOG_LEVEL": "WARNING"}
 
 
 def drive(server: Gunicorn, method: str, path: str, body, seconds: float) -> dict:
     load.run_load(server.url + path, method=method, body=body, seconds=min(1.0, seconds))  # warm-up
     return load.run_load(server.url + path, method=method, body=body, seconds=seconds).as_dict()
+
+
+def drive_interleaved(server: Gunicorn, runs: list[tuple[str, str, dict | None]], seconds: float) -> list[dict]:
+    """Each (method, path, body) for `seconds` in total, in alternating rounds of ~2 s (1 s when quick).
+
+    The machine is shared: load from other work comes and goes, so A-then-B runs give ratios that
+    swing by 2x. Alternating rounds expose every endpoint to the same background; req/s is total
+    requests over total time, p50 the median of the rounds' p50, p99 the highest round p99.
+    """
+    rounds = max(1, int(seconds // 2))
+    per_round = max(1.0, seconds / rounds)
+    for method, path, body in runs:  # warm-up: imports, caches, first connections
+        load.run_load(server.url + path, method=method, body=body, seconds=1.0)
+    parts: list[list[load.LoadResult]] = [[] for _ in runs]
+    for _ in range(rounds):
+        for i, (method, path, body) in enumerate(runs):
+            parts[i].append(load.run_load(server.url + path, method=method, body=body, seconds=per_round))
+    out = []
+    for results in parts:
+        total = sum(r.requests for r in results)
+        elapsed = sum(r.requests / r.rps for r in results if r.rps) or 1.0
+        out.append({"rps": round(total / elapsed, 1),
+                    "p50_ms": round(statistics.median(r.p50_ms for r in results), 2),
+                    "p99_ms": round(max(r.p99_ms for r in results), 2), "requests": total,
+                    "errors": sum(r.errors for r in results), "tool": results[0].tool, "rounds": len(results),
+                    "round_rps": [round(r.rps) for r in results]})
+    return out
 
 
 def measure_service(service: str, store_uri: str, version_dir: Path, work: Path, seconds: float) -> dict:
@@ -92,18 +120,22 @@ def measure_service(service: str, store_uri: str, version_dir: Path, work: Path,
     prefix = f"/api/{service}"
     with Gunicorn(f"services.{service}.api:create_app()", service_env(store_uri, work), log_dir=work) as srv:
         result["ready_s_file_store"] = round(srv.wait_ready(f"{prefix}/ready"), 3)
-        say(f"{service}: no-op {prefix}/health")
-        result["noop"] = drive(srv, "GET", f"{prefix}/health", None, seconds)
+        endpoints = target.endpoints(srv.url) if target is not None else []
         if target is None:
             result["note"] = "no request defined in bench/targets.py"
         else:
-            for ep in target.endpoints(srv.url):
-                say(f"{service}: {ep.label}")
-                res = drive(srv, ep.method, prefix + ep.path, ep.body, seconds)
-                res.update(label=ep.label, main=ep.main, batch_rows=ep.batch_rows,
-                           rows_per_s=round(res["rps"] * ep.batch_rows, 1))
-                result["endpoints"].append(res)
             result["batch_note"] = target.batch_note
+        say(f"{service}: no-op {prefix}/health and " + ", ".join(ep.label for ep in endpoints)
+            + f", interleaved, {seconds:g} s each")
+        measured = drive_interleaved(srv, [("GET", f"{prefix}/health", None)]
+                                     + [(ep.method, prefix + ep.path, ep.body) for ep in endpoints], seconds)
+        result["noop"] = measured[0]
+        for ep, res in zip(endpoints, measured[1:]):
+            res.update(label=ep.label, main=ep.main, batch_rows=ep.batch_rows,
+                       rows_per_s=round(res["rps"] * ep.batch_rows, 1))
+            result["endpoints"].append(res)
+        if service == "flow":
+            result["ingest"] = flow_ingest(srv, seconds)
         result["worker_rss_mb"] = [round(r, 1) for r in srv.worker_rss_mb()]
     if target is not None:
         try:
@@ -121,6 +153,27 @@ def measure_service(service: str, store_uri: str, version_dir: Path, work: Path,
                            worker_rss_mb=[round(r, 1) for r in seed.worker_rss_mb()])
                 result["seed"] = res
     return result
+
+
+def flow_ingest(srv: Gunicorn, seconds: float) -> dict:
+    """POST /api/flow/ingest with new readings (no duplicates) into the SQLite state file, single and batched."""
+    from .targets import FLOW_INGEST_STADIUM, flow_ingest_gates
+
+    gates = flow_ingest_gates(srv.url)
+    out = {"stadium": FLOW_INGEST_STADIUM, "state": "SQLite (WAL) file, the local durable backend"}
+    # Past timestamps (2001-2011), a separate range per run: every reading is new, none is in the future.
+    for i, (label, batch) in enumerate((("single", 1), ("batched", 500))):
+        say(f"flow: ingest {label} ({batch} per request)")
+        url = srv.url + "/api/flow/ingest"
+        load.run_ingest(url, FLOW_INGEST_STADIUM, gates, batch, 1.0, base=1_000_000_000 + 200_000_000 * i)
+        res = load.run_ingest(url, FLOW_INGEST_STADIUM, gates, batch, seconds,
+                              base=1_100_000_000 + 200_000_000 * i).as_dict()
+        elapsed = res["requests"] / res["rps"] if res["rps"] else 1.0
+        res.update(batch=batch, readings_per_s=round(max(0, res["requests"] - res["errors"]) * batch / elapsed, 1))
+        out[label] = res
+    out["batched_readings_per_s"] = out["batched"]["readings_per_s"]
+    out["single_readings_per_s"] = out["single"]["readings_per_s"]
+    return out
 
 
 def cold_start(service: str, version_dir: Path, work: Path, repeats: int) -> dict:
@@ -237,6 +290,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=None, help="seconds per load run (default 10; quick 2)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench", help="where RESULTS.md and results.json go")
     parser.add_argument("--no-train", action="store_true", help="do not time training (full runs time it)")
+    parser.add_argument("--store", type=Path, default=DEFAULT_STORE,
+                        help="a file model store folder to take models from (default var/models); a service "
+                             "without a LATEST there is trained first")
     args = parser.parse_args(argv)
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     built = built_services()
@@ -254,7 +310,7 @@ def main(argv: list[str] | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         for service in chosen:
-            store_uri, version_dir, train_s = model_source(service, work, time_training)
+            store_uri, version_dir, train_s = model_source(service, work, time_training, args.store.resolve())
             entry = measure_service(service, store_uri, version_dir, work, seconds)
             entry["version"] = version_dir.name
             entry["training_s"] = round(train_s, 1) if train_s is not None else None
@@ -263,8 +319,8 @@ def main(argv: list[str] | None = None) -> dict:
             entry["imports"] = import_probe(service, store_uri, work)
             entry["onnx_batch"] = onnx_batches(version_dir)
             results["services"][service] = entry
-        if "flow" in chosen:
-            results["flow_ingest"] = {"note": "flow is built but the ingest bench is not written yet"}
+        if "flow" in results["services"] and "ingest" in results["services"]["flow"]:
+            results["flow_ingest"] = results["services"]["flow"]["ingest"]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")

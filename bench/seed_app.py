@@ -37,6 +37,11 @@ def create_app():
                      for i, m in enumerate(models.values())]
             picks = [int(rng.choice(len(p), p=p / p.sum())) for p in probs]
             return jsonify(picks=picks)
+        if spec["kind"] == "rows":  # flow: every gate of a stadium, wait + anomaly score
+            frame = pd.DataFrame(data["rows"], columns=names)
+            wait = models["wait"].predict(frame)
+            score = models["anomaly"].score_samples(frame)
+            return jsonify(wait=[float(w) for w in wait], anomaly=[float(a) for a in score])
         row = pd.DataFrame([data], columns=names)
         preds = {name: float(m.predict(row)[0]) for name, m in models.items()}
         return jsonify(prediction=sum(preds.values()) / len(preds), components=preds)

@@ -50,8 +50,19 @@ def _demand(version_dir: Path):
 
     art = json.loads((version_dir / "demand.json").read_text())
     name = art["model"] if art["kind"] == "onnx" else "loglog_elasticity"
+    import tempfile
+
+    from services.demand.warehouse import Warehouse
+
     frame, _ = pipeline.validate(pipeline.DATA, report_path=None)
-    data = pipeline.features(frame)
+    with tempfile.TemporaryDirectory() as tmp:  # the pipeline reads its rows back from the warehouse
+        warehouse = Warehouse(f"sqlite:///{tmp}/warehouse.sqlite3")
+        try:
+            pipeline.load(frame, warehouse)
+            rows = warehouse.read()
+        finally:
+            warehouse.dispose()
+    data = pipeline.features(rows)
     model = pipeline.make_estimator(name, 42, False).fit(_frame(data.x_train, FEATURE_NAMES),
                                                            np.log1p(data.train["units"].to_numpy(float)))
     return {name: model}, FEATURE_NAMES, data.x_train[-1], "average", f"{name} (pipeline.make_estimator)"
@@ -79,7 +90,23 @@ def _powerball(version_dir: Path):
     return models, {"white": names, "power": pnames}, row, "positions", f"{len(fitted)} XGBClassifier ({rounds} rounds)"
 
 
-BUILDERS = {"sales": _sales, "forecast": _forecast, "demand": _demand, "powerball": _powerball}
+def _flow(version_dir: Path):
+    from services.flow import train
+    from services.flow.features import FEATURE_NAMES
+
+    days = train.simulate_days(12, 42, True)
+    table = train.stack([train.day_table(d) for d in days])
+    rows = ~np.isnan(table["wait"])
+    x = _frame(table["x"], FEATURE_NAMES)
+    wait = train.fit_wait(x[rows], table["wait"][rows], 42)
+    anomaly = train.fit_anomaly(x, 42)
+    # /status answers every gate of a stadium at once: 12 rows for RABAT.
+    sample = {"rows": [{n: float(v) for n, v in zip(FEATURE_NAMES, r)} for r in table["x"][:12]]}
+    return {"wait": wait, "anomaly": anomaly}, FEATURE_NAMES, sample, "rows", \
+        "LGBMRegressor(400) + IsolationForest(200) on 12 gate rows (train.fit_wait/fit_anomaly, 12 days)"
+
+
+BUILDERS = {"flow": _flow, "sales": _sales, "forecast": _forecast, "demand": _demand, "powerball": _powerball}
 
 
 def build(service: str, version_dir: Path, out: Path) -> dict | None:
@@ -101,6 +128,8 @@ def build(service: str, version_dir: Path, out: Path) -> dict | None:
         joblib.dump(model, out / files[name])
     if isinstance(row, np.ndarray):
         body = {n: float(v) for n, v in zip(names, row)}
+    elif kind == "rows":
+        body = row
     else:
         body = {"white": dict(zip(names["white"], map(float, row["white"]))),
                 "power": dict(zip(names["power"], map(float, row["power"])))}

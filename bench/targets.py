@@ -6,6 +6,7 @@ memory, imports); its prediction endpoints show as "no request defined".
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -23,7 +24,7 @@ class Endpoint:
 
 @dataclass
 class Target:
-    endpoints: Callable[[str], list[Endpoint]]  # base URL -> endpoints
+    endpoints: Callable[[str], list[Endpoint]]  # base URL -> endpoints (may prepare state first)
     rf_model: bool = False  # the issue's >= 15x seeds' style target applies
     batch_note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -32,6 +33,36 @@ class Target:
 def _get(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return json.loads(resp.read())
+
+
+def _post(url: str, body: Any) -> Any:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+FLOW_STATUS_STADIUM = "RABAT"    # 12 gates: /status predicts all of them in one batch
+FLOW_INGEST_STADIUM = "TANGIER"  # the ingest bench writes here, so /status windows stay as prepared
+
+
+def _flow(base: str) -> list[Endpoint]:
+    """Ten recent minutes of readings for every gate of the status stadium, then GET /status."""
+    stadiums = {s["id"]: s for s in _get(f"{base}/api/flow/stadiums")["stadiums"]}
+    gates = [g["id"] if isinstance(g, dict) else g for g in stadiums[FLOW_STATUS_STADIUM]["gates"]]
+    now = int(time.time()) // 60 * 60
+    readings = [{"stadiumId": FLOW_STATUS_STADIUM, "gateId": gate,
+                 "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 60 * k)),
+                 "perMinuteCount": 30 + 3 * i + k, "avgProcessingTime": 3.0 + 0.1 * k, "queueLength": 20 + 5 * i}
+                for i, gate in enumerate(gates) for k in range(10)]
+    _post(f"{base}/api/flow/ingest", {"readings": readings})
+    return [Endpoint(f"GET /status ({len(gates)} gates)", "GET", f"/status?stadiumId={FLOW_STATUS_STADIUM}",
+                     batch_rows=len(gates))]
+
+
+def flow_ingest_gates(base: str) -> list[str]:
+    stadiums = {s["id"]: s for s in _get(f"{base}/api/flow/stadiums")["stadiums"]}
+    return [g["id"] if isinstance(g, dict) else g for g in stadiums[FLOW_INGEST_STADIUM]["gates"]]
 
 
 def _sales(base: str) -> list[Endpoint]:
@@ -65,6 +96,8 @@ def _powerball(base: str) -> list[Endpoint]:
 
 
 TARGETS: dict[str, Target] = {
+    "flow": Target(_flow, batch_note="/status predicts every gate of a stadium in one ONNX call; /ingest takes "
+                                     "1..500 readings per request (see flow ingest)"),
     "sales": Target(_sales, rf_model=True,
                     batch_note="/forecast returns up to 52 weeks (precomputed at load); /predict takes one row"),
     "forecast": Target(_forecast, rf_model=True, batch_note="/predict takes one match"),
