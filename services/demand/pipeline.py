@@ -355,6 +355,7 @@ def arguments():
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     """The pipeline; raises DataValidationError before touching the warehouse or the store."""
     args = arguments().parse_args(argv)
+    args.quick = args.quick or args.small  # the kernel's quick slice for tests and smoke runs
     seed_everything(args.seed)
     quiet = progress_disabled(args.quiet)
     log = StepLog()

@@ -234,6 +234,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser = training_arguments(__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=60, help="simulated match days (default 60)")
     args = parser.parse_args(argv)
+    if args.small:  # the kernel's quick slice for tests and smoke runs
+        args.days = 12
     if args.days < 8:
         parser.error("--days must be at least 8 (train, validation and test days)")
     seed_everything(args.seed)

@@ -367,6 +367,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--rounds", type=int, default=30, help="boosting rounds per position (default 30)")
     parser.add_argument("--holdout", type=int, default=HOLDOUT, help=f"held-out latest draws (default {HOLDOUT})")
     args = parser.parse_args(argv)
+    if args.small:  # the kernel's quick slice for tests and smoke runs
+        args.rounds = 3
     if args.rounds < 1 or args.holdout < 20:
         parser.error("--rounds must be >= 1 and --holdout >= 20")
     seed_everything(args.seed)

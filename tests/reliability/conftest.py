@@ -21,9 +21,20 @@ class SmallModels:
 
     def publish(self, name: str) -> str:
         if not self.store.has_latest(name):
+            import os
+
             out = self.tmp / f"build-{name}"
-            importlib.import_module(f"services.{name}.train").main(
-                ["--small", "--no-publish", "--quiet", "--output", str(out)])
+            # demand's pipeline loads a warehouse: keep it in this session's folder, not var/
+            saved = os.environ.get("DATABASE_URL")
+            os.environ["DATABASE_URL"] = f"sqlite:///{self.tmp / 'warehouse.db'}"
+            try:
+                importlib.import_module(f"services.{name}.train").main(
+                    ["--small", "--no-publish", "--quiet", "--output", str(out)])
+            finally:
+                if saved is None:
+                    os.environ.pop("DATABASE_URL", None)
+                else:
+                    os.environ["DATABASE_URL"] = saved
             self.store.publish(name, out)
         return self.store.latest_version(name)
 
