@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export PROGRESS ?= 1
 
-.PHONY: run test venv tools vendor-frontend models lint-docker test-quick test-infra clean help
+.PHONY: run demo test venv tools vendor-frontend models lint-docker test-quick test-infra clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
@@ -33,6 +33,9 @@ models: $(STAMP)  ## train every service whose model is missing from the store
 run: models  ## train what is missing, then serve all services and the UI on 127.0.0.1:$(PORT)
 	@echo "serving on http://127.0.0.1:$(PORT)/  (Ctrl-C stops)"
 	HOST=127.0.0.1 PORT=$(PORT) exec $(VENV)/bin/gunicorn -c services/common/gunicorn_conf.py 'services.gateway:create_app()'
+
+demo: $(STAMP)  ## with `make run` going in another terminal: replay a simulated match day into flow (STADIUM=AGADIR)
+	$(PY) -m services.flow.simulate --stadium $${STADIUM:-AGADIR} --replay http://127.0.0.1:$(PORT) --speed 60
 
 test: $(STAMP) $(TOOLS_STAMP)  ## the whole suite (unit, integration, lint, browser, slow tiers)
 	$(PY) -m pytest -q
