@@ -140,6 +140,8 @@ def create_service_app(
         CORS(app, resources={f"{prefix}/*": {"origins": settings.cors_origin_list}},
              expose_headers=["X-Request-ID"], max_age=600)
 
+    metric_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
     @app.before_request
     def _start() -> None:
         g.request_id = _request_id()
@@ -150,8 +152,14 @@ def create_service_app(
         resp.headers["X-Request-ID"] = g.get("request_id", "")
         endpoint = request.url_rule.rule if request.url_rule else "unmatched"
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        metrics.REQUESTS.labels(service, endpoint, request.method, str(resp.status_code)).inc()
-        metrics.LATENCY.labels(service, endpoint).observe(elapsed)
+        key = (endpoint, request.method, resp.status_code)
+        series = metric_series.get(key)
+        if series is None:  # labels() locks and hashes every call; the children never change
+            series = metric_series[key] = (
+                metrics.REQUESTS.labels(service, endpoint, request.method, str(resp.status_code)),
+                metrics.LATENCY.labels(service, endpoint))
+        series[0].inc()
+        series[1].observe(elapsed)
         if resp.status_code >= 500 or log.isEnabledFor(logging.DEBUG):
             log.log(logging.ERROR if resp.status_code >= 500 else logging.DEBUG, "request",
                     extra={"method": request.method, "path": request.path, "status": resp.status_code,
