@@ -214,13 +214,16 @@ from pathlib import Path
 started = time.perf_counter()
 from services.common.config import load_settings
 from services.{svc}.api import create_app
+imported = time.perf_counter()
 app = create_app(load_settings(model_store_uri=sys.argv[1], model_cache_dir=Path(sys.argv[2]),
                                model_refresh_seconds=0, model_start_wait_seconds=120))
 holder = app.extensions["model_holder"]
 assert holder.current is not None, holder.last_error
 elapsed = time.perf_counter() - started
 libs = sorted(m for m in {libs!r} if m in sys.modules)
-print(json.dumps({{"imported": libs, "load_s": round(elapsed, 3)}}))
+heavy = sorted(m for m in ("scipy", "boto3", "onnxruntime", "numpy", "flask", "pydantic_settings") if m in sys.modules)
+print(json.dumps({{"imported": libs, "load_s": round(elapsed, 3), "import_s": round(imported - started, 3),
+                  "create_and_load_s": round(elapsed - (imported - started), 3), "heavy_modules": heavy}}))
 """
 
 
@@ -230,6 +233,15 @@ def import_probe(service: str, store_uri: str, work: Path) -> dict:
                          capture_output=True, text=True, timeout=300, env={**os.environ, "LOG_LEVEL": "WARNING"})
     if out.returncode != 0:
         return {"error": out.stderr.strip().splitlines()[-1] if out.stderr.strip() else "failed"}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def request_profile(service: str, store: Path) -> dict:
+    """bench.profile in its own process: in-process us/request and a cProfile of the main endpoint."""
+    out = subprocess.run([sys.executable, "-m", "bench.profile", service, "--json", "--n", "1000", "--top", "14",
+                          "--store", str(store)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -318,6 +330,10 @@ def main(argv: list[str] | None = None) -> dict:
             entry["cold_start"] = cold_start(service, version_dir, work, 1 if args.quick else 3)
             entry["imports"] = import_probe(service, store_uri, work)
             entry["onnx_batch"] = onnx_batches(version_dir)
+            main_ep = next((e for e in entry["endpoints"] if e.get("main")), None)
+            if main_ep and entry["noop"]["rps"] and main_ep["rps"] / entry["noop"]["rps"] < report.NOOP_TARGET:
+                say(f"{service}: profiling the request path (below the no-op target)")
+                entry["profile"] = request_profile(service, version_dir.parent.parent)
             results["services"][service] = entry
         if "flow" in results["services"] and "ingest" in results["services"]["flow"]:
             results["flow_ingest"] = results["services"]["flow"]["ingest"]
