@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -45,6 +46,9 @@ class LoadResult:
 
 
 def wrk_path() -> str | None:
+    """wrk if installed, unless BENCH_LOAD_TOOL=python forces the fallback client."""
+    if os.environ.get("BENCH_LOAD_TOOL", "").lower() == "python":
+        return None
     return shutil.which("wrk")
 
 

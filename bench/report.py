@@ -125,7 +125,7 @@ def render(results: dict[str, Any]) -> str:
            "(other engineers were training and testing on the same 2 cores)",
            f"- load tool: **{results['load_tool']}**" + (
                " (1 thread, 4 connections)" if results["load_tool"] == "wrk" else
-               " — wrk is not installed, so a Python client (4 threads, http.client keep-alive) drove the "
+               " — wrk not used (not installed, or BENCH_LOAD_TOOL=python), so a Python client (4 threads, http.client keep-alive) drove the "
                "load; it competes with the server for the 2 cores, so req/s are lower than with wrk"),
            f"- {results['seconds_per_run']:g} s of load per endpoint after a 1 s warm-up, in alternating ~2 s "
            "rounds (no-op, endpoint, endpoint, ... repeated) so every endpoint of a service sees the same "
