@@ -112,3 +112,32 @@ print(metrics["statement"])
 # picks) and the plain-words `statement` that every `/predict` answer carries as `evaluation`.
 # Neither is written by hand: an edge is claimed only when the held-out test finds one at the
 # 5% level, and even then the wording says it is one test on one hold-out.
+
+# %% [markdown]
+# ## Frequencies in the current era against chance
+#
+# Each white number's share of draws beside the expected 5/69: the spread is what chance alone
+# produces (the chi-square test in `/stats` says how surprising it is).
+
+# %%
+import os  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+counts = np.bincount(white.ravel(), minlength=70)[1:]
+fig, ax = plt.subplots(figsize=(10, 3))
+ax.bar(np.arange(1, 70), counts / len(white), color="#4a78b5")
+ax.axhline(5 / 69, color="black", linestyle="--", label="chance (5/69)")
+ax.set_xlabel("white ball")
+ax.set_ylabel("share of draws")
+ax.set_title(f"White-ball frequencies, {era.name} ({len(white)} draws)")
+ax.legend()
+fig.tight_layout()
+if os.environ.get("NOTEBOOK_OUTPUT"):
+    out = Path(os.environ["NOTEBOOK_OUTPUT"])
+    out.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out / "powerball_frequencies.png")
