@@ -98,11 +98,13 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
         rows.append((f"flow ingest >= {FLOW_TARGET:,} readings/s batched",
                      (flow or {}).get("note", "flow not built yet (no services/flow/api.py)"), "not measured"))
     train = [e.get("training_s") for e in results["services"].values()]
-    if train and all(t is not None for t in train):
-        total = sum(train) + INSTALL_ESTIMATE_S + 5
+    if train and all(t is not None for t in train) and not results.get("failed"):
+        install = results.get("install_seconds") or INSTALL_ESTIMATE_S
+        how = "measured" if results.get("install_seconds") else "assumed"
+        total = sum(train) + install + 5
         missing = results.get("not_built", [])
         rows.append((f"`make run` from a fresh clone to ready <= {MAKE_RUN_TARGET_S // 60} min (estimate)",
-                     f"~{total / 60:.1f} min = training {sum(train):.0f} s + install ~{INSTALL_ESTIMATE_S} s + "
+                     f"~{total / 60:.1f} min = training {sum(train):.0f} s + install {install:.0f} s ({how}) + "
                      f"start ~5 s" + (f"; {', '.join(missing)} not built, not counted" if missing else ""),
                      verdict(total <= MAKE_RUN_TARGET_S)))
     else:
@@ -139,6 +141,8 @@ def render(results: dict[str, Any]) -> str:
            "request, `bench/seed_app.py`). RSS is per worker after the load runs. Cold start = process start "
            "to `/ready` 200, model fetched from a moto S3 endpoint into an empty cache (median).", ""]
     out += table(results)
+    for name, error in results.get("failed", {}).items():
+        out.append(f"\n**{name} could not be measured**: {error}")
     out += ["", "## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
     out += [f"| {a} | {b} | {c} |" for a, b, c in targets(results)]
     flow = results.get("flow_ingest")
@@ -190,12 +194,17 @@ def render(results: dict[str, Any]) -> str:
     notes = NOTES
     if notes:
         out += ["", "## Notes, profiles and what was tried", "", notes]
+    install = results.get("install_seconds")
     out += ["", "## make run estimate", "",
-            f"Training times above are `python -m services.<name>.train --no-publish --quiet` on this machine "
-            f"under the load shown. Install time is not measured by the harness (no fresh clone here): "
-            f"~{INSTALL_ESTIMATE_S} s is assumed for `pip install -e .[train,dev]` from PyPI wheels on a normal "
-            f"connection (the venv holds ~60 packages, the largest being xgboost, onnxruntime, scipy and "
-            f"statsmodels).", ""]
+            "`make run` = `make venv` (pip install of the pinned dependencies) + `services.common.bootstrap` "
+            "(trains every service whose model is missing, one after another) + the gateway start. Training "
+            "times are `python -m services.<name>.train --no-publish --quiet` on this machine under the load "
+            "shown. " + (f"Install: a fresh venv + `pip install` of pyproject's dependencies with the train and "
+                         f"dev extras took {install:.0f} s here, from the machine's local wheel cache (no "
+                         f"download), passed to the run as `--install-seconds`; over a network add the "
+                         f"download of ~1 GB of wheels." if install else
+                         f"Install time was not measured in this run: {INSTALL_ESTIMATE_S} s is assumed for "
+                         f"`pip install -e .[train,dev]` from PyPI wheels on a normal connection."), ""]
     return "\n".join(out)
 
 

@@ -302,6 +302,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seconds", type=float, default=None, help="seconds per load run (default 10; quick 2)")
     parser.add_argument("--output", type=Path, default=ROOT / "bench", help="where RESULTS.md and results.json go")
     parser.add_argument("--no-train", action="store_true", help="do not time training (full runs time it)")
+    parser.add_argument("--install-seconds", type=float, default=None,
+                        help="measured seconds of a fresh venv + pip install, for the `make run` estimate "
+                             "(default: an assumed 180 s, said so in the report)")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE,
                         help="a file model store folder to take models from (default var/models); a service "
                              "without a LATEST there is trained first")
@@ -317,24 +320,17 @@ def main(argv: list[str] | None = None) -> dict:
         argv if argv is not None else sys.argv[1:]))
     results = {"command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seconds_per_run": seconds,
                "load_tool": load.tool_name(), "machine": machine(), "services": {},
-               "not_built": [s for s in registry_services() if s not in built]}
+               "not_built": [s for s in registry_services() if s not in built],
+               "install_seconds": args.install_seconds}
     say(f"services {chosen}; {seconds}s per run; load tool {results['load_tool']}")
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         for service in chosen:
-            store_uri, version_dir, train_s = model_source(service, work, time_training, args.store.resolve())
-            entry = measure_service(service, store_uri, version_dir, work, seconds)
-            entry["version"] = version_dir.name
-            entry["training_s"] = round(train_s, 1) if train_s is not None else None
-            say(f"{service}: cold start from S3")
-            entry["cold_start"] = cold_start(service, version_dir, work, 1 if args.quick else 3)
-            entry["imports"] = import_probe(service, store_uri, work)
-            entry["onnx_batch"] = onnx_batches(version_dir)
-            main_ep = next((e for e in entry["endpoints"] if e.get("main")), None)
-            if main_ep and entry["noop"]["rps"] and main_ep["rps"] / entry["noop"]["rps"] < report.NOOP_TARGET:
-                say(f"{service}: profiling the request path (below the no-op target)")
-                entry["profile"] = request_profile(service, version_dir.parent.parent)
-            results["services"][service] = entry
+            try:
+                results["services"][service] = measure_all(service, work, time_training, seconds, args)
+            except Exception as exc:  # noqa: BLE001 - one broken service must not hide the others
+                say(f"{service}: FAILED {type(exc).__name__}: {exc}")
+                results.setdefault("failed", {})[service] = f"{type(exc).__name__}: {exc}"
         if "flow" in results["services"] and "ingest" in results["services"]["flow"]:
             results["flow_ingest"] = results["services"]["flow"]["ingest"]
     finally:
@@ -346,6 +342,23 @@ def main(argv: list[str] | None = None) -> dict:
     (args.output / "RESULTS.md").write_text(report.render(results))
     say(f"wrote {args.output / 'RESULTS.md'}")
     return results
+
+
+def measure_all(service: str, work: Path, time_training: bool, seconds: float, args) -> dict:
+    """Everything the report shows for one service."""
+    store_uri, version_dir, train_s = model_source(service, work, time_training, args.store.resolve())
+    entry = measure_service(service, store_uri, version_dir, work, seconds)
+    entry["version"] = version_dir.name
+    entry["training_s"] = round(train_s, 1) if train_s is not None else None
+    say(f"{service}: cold start from S3")
+    entry["cold_start"] = cold_start(service, version_dir, work, 1 if args.quick else 3)
+    entry["imports"] = import_probe(service, store_uri, work)
+    entry["onnx_batch"] = onnx_batches(version_dir)
+    main_ep = next((e for e in entry["endpoints"] if e.get("main")), None)
+    if main_ep and entry["noop"]["rps"] and main_ep["rps"] / entry["noop"]["rps"] < report.NOOP_TARGET:
+        say(f"{service}: profiling the request path (below the no-op target)")
+        entry["profile"] = request_profile(service, version_dir.parent.parent)
+    return entry
 
 
 if __name__ == "__main__":
