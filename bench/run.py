@@ -321,7 +321,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"command": command, "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "seconds_per_run": seconds,
                "load_tool": load.tool_name(), "machine": machine(), "services": {},
                "not_built": [s for s in registry_services() if s not in built],
-               "install_seconds": args.install_seconds}
+               "install_seconds": args.install_seconds, "built": built}
     say(f"services {chosen}; {seconds}s per run; load tool {results['load_tool']}")
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
