@@ -17,8 +17,9 @@ from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
-from .api import Api, ApiError, Operation, current_model, openapi_document
+from .api import Api, ApiError, Operation, current_model, invalid, openapi_document
 from .config import Settings, load_settings
+from .errors import InputError
 from .holder import Loader, ModelHolder
 from .logs import configure_logging
 from .store import ModelStore
@@ -169,6 +170,10 @@ def create_service_app(
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc)
+
+    @app.errorhandler(InputError)
+    def _input_error(exc: InputError):
+        return error_response(invalid(exc.field, exc.problem))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -30,19 +30,13 @@ def build_api() -> Api:
                                     "and promotion, served by the winner of a six-model hold-out comparison; "
                                     "price curves with the revenue-maximising price.")
 
-    def _answer(fn):
-        try:
-            return fn()
-        except demand_model.UnknownInput as exc:
-            raise invalid(exc.field, exc.problem) from None
-
     @api.route("/predict", methods=("POST",), body=PredictRequest, response=PredictResponse,
                summary="Predict units sold for one store, product and week at a price and promotion")
     def predict(body: PredictRequest):
         loaded = current_model()
         promo = promotion_of(body)
-        result = _answer(lambda: loaded.model.predict(body.store_id, body.product_id, parse_day(body.date),
-                                                      body.price, body.base_price, promo))
+        result = loaded.model.predict(body.store_id, body.product_id, parse_day(body.date),
+                                      body.price, body.base_price, promo)
         return PredictResponse(model_version=loaded.version, **result)
 
     @api.route("/price-curve", methods=("POST",), body=PriceCurveRequest, response=PriceCurveResponse,
@@ -50,9 +44,8 @@ def build_api() -> Api:
                        "revenue-maximising price")
     def price_curve(body: PriceCurveRequest):
         loaded = current_model()
-        result = _answer(lambda: loaded.model.price_curve(body.store_id, body.product_id, parse_day(body.date),
-                                                          body.base_price, body.price_min, body.price_max,
-                                                          body.steps))
+        result = loaded.model.price_curve(body.store_id, body.product_id, parse_day(body.date),
+                                          body.base_price, body.price_min, body.price_max, body.steps)
         return PriceCurveResponse(model_version=loaded.version, **result)
 
     @api.route("/catalog", response=CatalogResponse,

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
 from .features import FEATURE_NAMES, feature_matrix, week_ending
@@ -22,13 +23,8 @@ CATALOG_HINT = "see GET /api/demand/catalog for the accepted ids"
 TPR_EPSILON = 0.005  # in the data, TPR_ONLY = 1 exactly when price < base_price - 0.005 and no display/feature
 
 
-class UnknownInput(ValueError):
-    """A request the model cannot answer, with the field to blame."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(problem)
-        self.field = field
-        self.problem = problem
+class UnknownInput(InputError):
+    """A request the model cannot answer, with the field to blame (answered as a 400)."""
 
 
 @dataclass

@@ -20,7 +20,6 @@ import hashlib
 import json
 import sys
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -70,7 +69,7 @@ def day_table(day: dict) -> dict[str, np.ndarray]:
     by_gate: dict[str, list[dict]] = {}
     for row in day["rows"]:
         by_gate.setdefault(row["gateId"], []).append(row)
-    x, wait, has_wait, label, little = [], [], [], [], []
+    x, wait, label = [], [], []
     for rows in by_gate.values():
         series = [Reading(ts_ms(r["ts"]), r["perMinuteCount"], r["avgProcessingTime"], r["queueLength"],
                           r["openLanes"]) for r in rows]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common.api import Api, current_model, invalid
+from services.common.api import Api, current_model
 from services.common.app import create_service_app
 from services.common.config import Settings
 
@@ -19,11 +19,8 @@ def build_api() -> Api:
                summary="Predict one match's attendance, its interval and the stadium's fill rate")
     def predict(body: PredictRequest):
         loaded = current_model()
-        try:
-            result = loaded.model.predict(team_a=body.team_a, team_b=body.team_b, stadium=body.stadium,
-                                          time=body.time, stage=body.stage, day=body.date)
-        except forecast_model.UnknownInput as exc:
-            raise invalid(exc.field, exc.problem) from None
+        result = loaded.model.predict(team_a=body.team_a, team_b=body.team_b, stadium=body.stadium,
+                                      time=body.time, stage=body.stage, day=body.date)
         return PredictResponse(model_version=loaded.version, **result)
 
     @api.route("/stadiums", response=StadiumsResponse, summary="Known stadiums, capacities and accepted aliases")

@@ -9,19 +9,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
 from .features import (FEATURE_NAMES, TeamStats, canonical_stage, feature_matrix, feature_row, interval,
                        kickoff_hour, normalize)
 
 
-class UnknownInput(ValueError):
-    """A request the model cannot answer, with the field to blame."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(problem)
-        self.field = field
-        self.problem = problem
+class UnknownInput(InputError):
+    """A request the model cannot answer, with the field to blame (answered as a 400)."""
 
 
 class ForecastModel:

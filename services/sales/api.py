@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common.api import Api, current_model, invalid
+from services.common.api import Api, current_model
 from services.common.app import create_service_app
 from services.common.config import Settings
 
@@ -17,27 +17,21 @@ def build_api() -> Api:
     api = Api("sales", description="Weekly Walmart store sales: one week's prediction (RandomForest + XGBoost "
                                    "averaged) and a multi-week forecast per store (ARIMA with an interval).")
 
-    def _answer(fn):
-        try:
-            return fn()
-        except sales_model.OutOfRange as exc:
-            raise invalid(exc.field, exc.problem) from None
-
     @api.route("/predict", methods=("POST",), body=PredictRequest, response=PredictResponse,
                summary="Predict one store's sales for the week containing Date")
     def predict(body: PredictRequest):
         loaded = current_model()
         week = week_ending(parse_date(body.Date))
-        result = _answer(lambda: loaded.model.predict(
+        result = loaded.model.predict(
             body.Store, week, holiday=body.Holiday_Flag, temperature=body.Temperature,
-            fuel_price=body.Fuel_Price, cpi=body.CPI, unemployment=body.Unemployment))
+            fuel_price=body.Fuel_Price, cpi=body.CPI, unemployment=body.Unemployment)
         return PredictResponse(model_version=loaded.version, **result)
 
     @api.route("/forecast", methods=("POST",), body=ForecastRequest, response=ForecastResponse,
                summary="Forecast the weeks after the history for one store, with an interval")
     def forecast(body: ForecastRequest):
         loaded = current_model()
-        points = _answer(lambda: loaded.model.forecast(body.store_id, body.steps))
+        points = loaded.model.forecast(body.store_id, body.steps)
         return ForecastResponse(store_id=body.store_id, model_version=loaded.version,
                                 interval_level=loaded.model.interval_level, forecast=points)
 
@@ -45,7 +39,7 @@ def build_api() -> Api:
                summary="The latest weeks of a store's actual sales")
     def history(query: HistoryQuery):
         loaded = current_model()
-        rows = _answer(lambda: loaded.model.history(query.store_id, query.weeks))
+        rows = loaded.model.history(query.store_id, query.weeks)
         return {"store_id": query.store_id, "model_version": loaded.version, "history": rows}
 
     @api.route("/stores", response=StoresResponse, summary="Known stores and the weeks the history covers")

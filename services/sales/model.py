@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
 from . import arima
@@ -57,13 +58,8 @@ def arima_forecast(params: list[float], sales: np.ndarray, holidays: np.ndarray,
     return np.exp(mean), np.exp(mean - z * std), np.exp(mean + z * std)
 
 
-class OutOfRange(ValueError):
-    """A request the model cannot answer, with the field to blame."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(problem)
-        self.field = field
-        self.problem = problem
+class OutOfRange(InputError):
+    """A request the model cannot answer, with the field to blame (answered as a 400)."""
 
 
 @dataclass

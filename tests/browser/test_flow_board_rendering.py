@@ -10,7 +10,6 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

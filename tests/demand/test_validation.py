@@ -1,7 +1,6 @@
 """The circuit breaker: one corrupted file per rule stops the pipeline before the warehouse or the store."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 import pytest
