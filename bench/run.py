@@ -355,7 +355,8 @@ def measure_all(service: str, work: Path, time_training: bool, seconds: float, a
     entry["imports"] = import_probe(service, store_uri, work)
     entry["onnx_batch"] = onnx_batches(version_dir)
     main_ep = next((e for e in entry["endpoints"] if e.get("main")), None)
-    if main_ep and entry["noop"]["rps"] and main_ep["rps"] / entry["noop"]["rps"] < report.NOOP_TARGET:
+    below = main_ep and entry["noop"]["rps"] and main_ep["rps"] / entry["noop"]["rps"] < report.NOOP_TARGET
+    if below and not args.quick:  # full runs only: it adds ~10 s per service
         say(f"{service}: profiling the request path (below the no-op target)")
         entry["profile"] = request_profile(service, version_dir.parent.parent)
     return entry
