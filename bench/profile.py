@@ -69,10 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
     prefix = f"/api/{args.service}"
     client = app.test_client()
 
-    class _Base:  # targets.py fetches catalogs through HTTP; give it the test client instead
-        pass
-
-    import urllib.request
+    import urllib.request  # targets.py fetches catalogs over HTTP; answer it with the test client
 
     def _open(req, timeout=None):  # noqa: ARG001
         url = req if isinstance(req, str) else req.full_url
