@@ -167,6 +167,17 @@ def render(results: dict[str, Any]) -> str:
             out.append(f"  - `{b['file']}` in-process, 1,000 rows per call: {b['batch_ms']} ms "
                        f"({b['rows_per_s_batched']:,} rows/s) vs one row per call {b['single_ms']} ms "
                        f"({b['rows_per_s_single']:,} rows/s)")
+    out += ["", "## Worker memory in detail", "",
+            "RSS counts the pages a worker shares with the master and the other worker (Python, numpy, "
+            "onnxruntime libraries) in full; PSS splits shared pages between the processes; private is what the "
+            "worker alone holds. A Fargate task's memory is roughly the master plus the workers' private memory "
+            "plus the shared pages once.", ""]
+    for name, entry in results["services"].items():
+        mem = entry.get("worker_memory_mb") or []
+        if mem:
+            out.append(f"- {name}: " + "; ".join(f"worker {i + 1}: RSS {m['rss']:.0f} MB, PSS {m['pss']:.0f} MB, "
+                                                   f"private {m['private']:.0f} MB" for i, m in enumerate(mem))
+                       + f"; right after a cold start from S3: RSS {entry['cold_start']['worker_rss_mb']:.0f} MB")
     out += ["", "## Imports and load time of a serving process", ""]
     for name, entry in results["services"].items():
         imp = entry.get("imports", {})

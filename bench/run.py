@@ -137,6 +137,7 @@ def measure_service(service: str, store_uri: str, version_dir: Path, work: Path,
         if service == "flow":
             result["ingest"] = flow_ingest(srv, seconds)
         result["worker_rss_mb"] = [round(r, 1) for r in srv.worker_rss_mb()]
+        result["worker_memory_mb"] = srv.worker_memory_mb()
     if target is not None:
         try:
             spec = seeds.build(service, version_dir, SEED_CACHE / service)

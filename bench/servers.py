@@ -51,6 +51,19 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def memory_mb(pid: int) -> dict[str, float] | None:
+    """RSS, PSS (shared pages split between the processes sharing them) and private (USS) memory."""
+    try:
+        fields = {}
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            name, value = line.split(":", 1)
+            fields[name] = int(value.split()[0]) / 1024
+    except (OSError, ValueError):
+        return None
+    return {"rss": round(fields.get("Rss", 0), 1), "pss": round(fields.get("Pss", 0), 1),
+            "private": round(fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0), 1)}
+
+
 def children(pid: int) -> list[int]:
     kids = []
     for entry in Path("/proc").iterdir():
@@ -98,6 +111,9 @@ class Gunicorn:
                 return time.perf_counter() - self.started_at
             time.sleep(interval)
         raise TimeoutError(f"{self.app_spec}: {path} not 200 after {timeout}s; see {self.log_path}")
+
+    def worker_memory_mb(self) -> list[dict[str, float]]:
+        return [m for m in (memory_mb(pid) for pid in children(self.proc.pid)) if m is not None]
 
     def worker_rss_mb(self) -> list[float]:
         return [r for r in (rss_mb(pid) for pid in children(self.proc.pid)) if r is not None]
