@@ -34,7 +34,8 @@ def tables(metrics: dict[str, Any]) -> str:
         for row in rows.values():
             columns += [c for c in row if c not in columns]
         out.append(f"**{group}**\n")
-        out.append("| model | " + " | ".join(columns) + " |")
+        first = "name" if "model" in columns else "model"
+        out.append(f"| {first} | " + " | ".join(columns) + " |")
         out.append("|---|" + "---|" * len(columns))
         for name, row in rows.items():
             out.append(f"| {name} | " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |")
