@@ -114,6 +114,19 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
+def main(argv: list[str] | None = None) -> None:
+    """Re-render RESULTS.md from a results.json (same measurements, e.g. after editing the notes)."""
+    import argparse
+    import json
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("results", type=Path, nargs="?", default=Path(__file__).parent / "results.json")
+    args = parser.parse_args(argv)
+    results = json.loads(args.results.read_text())
+    (args.results.parent / "RESULTS.md").write_text(render(results))
+
+
 def render(results: dict[str, Any]) -> str:
     m = results["machine"]
     out = ["# Performance results", "",
@@ -231,31 +244,44 @@ NOTES = """\
 
 **Tried and not kept:** a heap trim after every model load (wrapping the loader in `create_service_app`): no
 measurable change (sales cold-start worker 157 vs 158 MB), so not committed. Validating bodies with
-`model_validate_json` and answering with `model_dump_json`: faster, but pydantic's strict JSON mode
+`model_validate_json` and answering with `model_dump_json` (not measured): pydantic's strict JSON mode
 accepts a few inputs strict Python mode refuses (dates, enums from strings) and serialises floats and
 NaN differently, so it is not behaviour-preserving; not done.
 
 **Why the targets still missed are missed (profiled; the fixes are outside this task's paths, so they are
 requests to the owners):**
 
-- *x no-op*: through gunicorn's sync worker every request pays ~0.3-0.5 ms of accept/parse/close on top of
-  the app, and a no-op costs ~0.2 ms in the app, so an endpoint may add only ~0.15 ms of work to stay at
-  0.8x. Powerball (probabilities computed at load) meets it. Sales adds ~0.4 ms: two ONNX calls (~20 us
-  each idle), pydantic, and `services/sales/calendar.parse_date` running `strptime` twice per request
-  (schema validator and view). Forecast adds ~0.3 ms (alias normalisation in `features.normalize`, 7 calls).
-  Demand's `features.feature_matrix` builds ten broadcast arrays and an `np.stack` for one row. Flow's
-  `/status` answers 12 gates: `features.gate_features` runs ~7 `np.mean` per gate on 10-reading windows
-  (~84 numpy reductions and 13 SQLite queries per request, ~2 ms); it is a 12-row batch, so 0.8x of a
-  no-op is not a fair bar for it. Requests: cache/parse `Date` once in sales; a one-row fast path for the
-  demand features (shared with training); vectorise flow's gate features across gates.
+- *x no-op*: through gunicorn's sync worker every request pays the same accept/parse/close on top of the
+  app; in-process a no-op costs ~0.2 ms, so an endpoint may add only ~0.05-0.1 ms of work to stay at 0.8x.
+  The kernel's POST path alone costs ~0.12 ms more than a GET no-op even for a two-field body (measured on
+  a trivial `Api` route: werkzeug's body stream ~35 us, JSON, pydantic in and out, `jsonify`), which
+  leaves a POST endpoint little room (powerball reached 0.95x in one earlier `--quick` run under load,
+  0.5-0.6x in others and in this one: the ratio is noisy). Beyond that: sales runs
+  two ONNX calls (~20 us each) and `services/sales/calendar.parse_date` (`strptime`) twice per request
+  (schema validator and view); forecast's model code is ~50 us (7 `normalize` calls, the ONNX call; the
+  cProfile above inflates them); demand's `features.feature_matrix` builds ten broadcast arrays and an
+  `np.stack` for one row; powerball samples tickets (`probability.sample_arrays`, ~0.1 ms); flow's
+  `/status` answers 12 gates with `features.gate_features` running ~7 `np.mean` per gate on 10-reading
+  windows (~84 numpy reductions and 13 SQLite queries per request, ~2 ms): it is a 12-row batch, so 0.8x
+  of a no-op is not a fair bar for it. Requests: parse `Date` once in sales; a one-row fast path for the
+  demand features (shared with training); vectorise flow's gate features across gates; in the kernel,
+  consider `gthread` workers with keep-alive (the sync worker closes every connection).
+- *x seed for forecast*: 14.7x in this final run on a quiet machine, 19.5-22x in the `--quick` runs
+  earlier under load; it sits at the 15x line, and its no-op ratio (0.61x) bounds what the endpoint can
+  gain: the served forest is 150 trees of depth 8 and its ONNX call is ~15 us; the rest is the stack.
 - *cold start <= 1 s*: a worker imports flask/werkzeug, numpy, pydantic-settings, onnxruntime and boto3
-  (~1.0-1.5 s of CPU on this loaded box, see the import line per service) and builds an S3 client
+  (~0.6 s in one process on the quiet machine of this run, 1.0-1.5 s under load; see the import line per
+  service) and builds an S3 client
   (0.2-0.45 s) before it fetches and loads; both workers start at once on 2 shared cores. Powerball also
   imports `scipy.stats` for one `chi2.sf` in `services/powerball/stats.py`: +80 MB and ~1.4 s per worker
   measured here. Requests: compute that p-value without scipy (or store it at training); consider
   gunicorn `preload_app` with the model holder started in `post_fork` so imports happen once.
 - *RSS <= 150 MB*: sales' 200-tree depth-12 forest is ~41 MB resident in onnxruntime and an S3 client adds
-  ~23 MB, so a sales worker fetching from S3 sits at ~157 MB (134 MB with a file store); powerball's
+  ~23 MB, so a sales worker fetching from S3 sits at ~157-162 MB (134 MB with a file store); powerball's
   scipy import (+80 MB) puts it at ~170-195 MB. Requests: drop scipy from powerball serving; sales could
   bound the forest further (e.g. depth 10) if its hold-out metrics hold.
 """
+
+
+if __name__ == "__main__":
+    main()
