@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export PROGRESS ?= 1
 
-.PHONY: run demo test venv tools vendor-frontend models lint-docker test-quick test-infra clean help
+.PHONY: run demo bench test venv tools vendor-frontend models lint-docker test-quick test-infra clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
@@ -36,6 +36,9 @@ run: models  ## train what is missing, then serve all services and the UI on 127
 
 demo: $(STAMP)  ## with `make run` going in another terminal: replay a simulated match day into flow (STADIUM=AGADIR)
 	$(PY) -m services.flow.simulate --stadium $${STADIUM:-AGADIR} --replay http://127.0.0.1:$(PORT) --speed 60
+
+bench: $(STAMP)  ## performance harness over every built service; writes bench/RESULTS.md (about 10 minutes)
+	$(PY) -m bench.run
 
 test: $(STAMP) $(TOOLS_STAMP)  ## the whole suite (unit, integration, lint, browser, slow tiers)
 	$(PY) -m pytest -q

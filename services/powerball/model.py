@@ -71,12 +71,22 @@ class PowerballModel:
         metrics = manifest.get("metrics", {})
         self.evaluation = metrics.get("statement") or spec["evaluation"]
         self.edge_detected = bool(metrics.get("significance", {}).get("edge_detected", spec["edge_detected"]))
-        self.white_stats = pool_statistics(self.white_hits, WHITE_COUNT)
-        self.power_stats = pool_statistics(self.power_hits, 1)
+        self.white_stats = self._pool_statistics(self.white_hits, WHITE_COUNT, spec["uniformity"]["white"])
+        self.power_stats = self._pool_statistics(self.power_hits, 1, spec["uniformity"]["powerball"])
         self._draws_newest_first = [d.as_json() for d in reversed(self.draws)]
         self.current_draws = len(current)
         self.first_draw = current[0].date.isoformat()
         self.last_draw = current[-1].date.isoformat()
+
+    @staticmethod
+    def _pool_statistics(hits: np.ndarray, balls_per_draw: int, trained: dict[str, Any]) -> dict[str, Any]:
+        """Statistics with training's p-value, after checking it belongs to these very counts."""
+        stats = pool_statistics(hits, balls_per_draw, p_value=float(trained["p_value"]))
+        test = stats["uniformity"]
+        if test["df"] != trained["df"] or not abs(test["statistic"] - trained["statistic"]) <= 1e-9 * max(
+                1.0, abs(trained["statistic"])):
+            raise ValueError("the shipped draws do not give the chi-square statistic training recorded")
+        return stats
 
     # ------------------------------------------------------------------
     def tickets(self, count: int, seed: int | None) -> tuple[list[dict[str, Any]], int]:

@@ -11,13 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats as sps
 
 HOT_COLD_SIZE = 5
 SIGNIFICANCE = 0.05
 
 
-def uniformity_test(counts: np.ndarray, balls_per_draw: int) -> dict[str, Any]:
+def chi2_survival(statistic: float, df: int) -> float:
+    """P(chi2(df) >= statistic), from scipy: used in training, notebooks and tests only.
+
+    Serving takes the p-values training computed (model.json) so a worker does not import
+    scipy (about 80 MB and a second per worker) for two numbers.
+    """
+    from scipy import stats as sps
+
+    return float(sps.chi2.sf(statistic, df))
+
+
+def uniformity_test(counts: np.ndarray, balls_per_draw: int, p_value: float | None = None) -> dict[str, Any]:
+    """Pearson's test of uniform counts; `p_value` may be given when it was computed earlier
+    for exactly these counts (the loader checks that by comparing the statistic)."""
     counts = np.asarray(counts, dtype=np.float64)
     pool = len(counts)
     draws = counts.sum() / balls_per_draw
@@ -26,7 +38,8 @@ def uniformity_test(counts: np.ndarray, balls_per_draw: int) -> dict[str, Any]:
     correction = (pool - 1) / (pool - balls_per_draw)
     statistic = pearson * correction
     df = pool - 1
-    p_value = float(sps.chi2.sf(statistic, df))
+    if p_value is None:
+        p_value = chi2_survival(statistic, df)
     if p_value < SIGNIFICANCE:
         verdict = f"the counts are less even than fair draws usually give (p = {p_value:.3g})"
     else:
@@ -59,10 +72,10 @@ def hot_and_cold(hits: np.ndarray, window: int, size: int = HOT_COLD_SIZE) -> di
             "cold": [{"number": int(i) + 1, "count": int(counts[i])} for i in cold]}
 
 
-def pool_statistics(hits: np.ndarray, balls_per_draw: int) -> dict[str, Any]:
+def pool_statistics(hits: np.ndarray, balls_per_draw: int, p_value: float | None = None) -> dict[str, Any]:
     """Era-wide frequencies per number and the uniformity test (hot/cold is per request)."""
     counts = hits.sum(axis=0)
     gaps = since_seen(hits)
     frequencies = [{"number": i + 1, "count": int(counts[i]), "share": float(counts[i] / len(hits)),
                     "draws_since_seen": int(gaps[i])} for i in range(hits.shape[1])]
-    return {"frequencies": frequencies, "uniformity": uniformity_test(counts, balls_per_draw)}
+    return {"frequencies": frequencies, "uniformity": uniformity_test(counts, balls_per_draw, p_value)}

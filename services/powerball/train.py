@@ -38,6 +38,7 @@ from .eras import Draw, Era, era_draws, load_eras, parse_csv
 from .features import WARMUP, WINDOWS, feature_descriptions, indicators, pool_features
 from .probability import WHITE_COUNT, TicketSampler, position_distribution, top_ticket, white_inclusion
 from .probability import chance_distributions as chance_for
+from .stats import pool_statistics
 
 SERVICE = "powerball"
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "powerball"
@@ -347,7 +348,12 @@ def fit_final(white: np.ndarray, power: np.ndarray, era: Era, out: Path, rounds:
         positions.append({"name": name, "file": f"{name}.onnx", "classes": classes,
                           "pool": "powerball" if name == "powerball" else "white"})
     _, weights, power_probs = distributions(blobs, fitted, x_white[n:], x_power[n:], era)
-    return {"positions": positions, "fit_draws": n - WARMUP,
+    uniformity = {
+        pool: {key: test[key] for key in ("statistic", "df", "p_value")}
+        for pool, test in (
+            ("white", pool_statistics(indicators(white, era.white_max), WHITE_COUNT)["uniformity"]),
+            ("powerball", pool_statistics(indicators(power[:, None], era.powerball_max), 1)["uniformity"]))}
+    return {"positions": positions, "fit_draws": n - WARMUP, "uniformity": uniformity,
             "next_draw": {"white_weights": weights[0].tolist(), "powerball_probs": power_probs[0].tolist()}}
 
 
