@@ -71,16 +71,23 @@ class PowerballModel:
         metrics = manifest.get("metrics", {})
         self.evaluation = metrics.get("statement") or spec["evaluation"]
         self.edge_detected = bool(metrics.get("significance", {}).get("edge_detected", spec["edge_detected"]))
-        self.white_stats = self._pool_statistics(self.white_hits, WHITE_COUNT, spec["uniformity"]["white"])
-        self.power_stats = self._pool_statistics(self.power_hits, 1, spec["uniformity"]["powerball"])
+        trained = spec.get("uniformity", {})
+        self.white_stats = self._pool_statistics(self.white_hits, WHITE_COUNT, trained.get("white"))
+        self.power_stats = self._pool_statistics(self.power_hits, 1, trained.get("powerball"))
         self._draws_newest_first = [d.as_json() for d in reversed(self.draws)]
         self.current_draws = len(current)
         self.first_draw = current[0].date.isoformat()
         self.last_draw = current[-1].date.isoformat()
 
     @staticmethod
-    def _pool_statistics(hits: np.ndarray, balls_per_draw: int, trained: dict[str, Any]) -> dict[str, Any]:
-        """Statistics with training's p-value, after checking it belongs to these very counts."""
+    def _pool_statistics(hits: np.ndarray, balls_per_draw: int, trained: dict[str, Any] | None) -> dict[str, Any]:
+        """Statistics with training's p-value, after checking it belongs to these very counts.
+
+        Versions trained before p-values were shipped have none: their test is computed here
+        (importing scipy), so an older artifact still loads after a code deploy.
+        """
+        if trained is None:
+            return pool_statistics(hits, balls_per_draw)
         stats = pool_statistics(hits, balls_per_draw, p_value=float(trained["p_value"]))
         test = stats["uniformity"]
         if test["df"] != trained["df"] or not abs(test["statistic"] - trained["statistic"]) <= 1e-9 * max(

@@ -43,3 +43,15 @@ def test_loader_refuses_statistics_of_other_draws(powerball_artifact, tmp_path):
                               data_fingerprint="x", libraries=[])
     with pytest.raises(ValueError, match="chi-square"):
         PowerballModel(copy, manifest)
+
+
+def test_versions_without_shipped_p_values_still_load(powerball_artifact, tmp_path):
+    copy = tmp_path / "old"
+    shutil.copytree(powerball_artifact, copy)
+    spec = json.loads((copy / "model.json").read_text())
+    shipped = spec.pop("uniformity")
+    (copy / "model.json").write_text(json.dumps(spec))
+    manifest = build_manifest(copy, service="powerball", version="older", metrics={}, features=[],
+                              data_fingerprint="x", libraries=[])
+    model = PowerballModel(copy, manifest)
+    assert model.white_stats["uniformity"]["p_value"] == pytest.approx(shipped["white"]["p_value"], rel=1e-12)
