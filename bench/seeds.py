@@ -30,7 +30,7 @@ def _sales(version_dir: Path):
     x, rows = train.make_rows(frame, means)
     forest, boosted = train.fit_trees(_frame(x, FEATURE_NAMES), rows["Weekly_Sales"].to_numpy(), 42)
     return {"random_forest": forest, "xgboost": boosted}, FEATURE_NAMES, x[-1], "average", \
-        "RandomForest(200, depth 12) + XGBoost(400), averaged"
+        "RandomForest(100, depth 10) + XGBoost(400), averaged"
 
 
 def _forecast(version_dir: Path):
