@@ -241,6 +241,8 @@ NOTES = """\
 | sales `model.py`: ARIMA forecasts at load in closed form (SARIMAX(1,0,0)+c with exog and no measurement error: the state after the last week is known exactly, so forecast mean and variance are geometric sums) instead of 45 statsmodels filters | serving no longer imports statsmodels, scipy or pandas | load 3.6 s in-process, worker RSS 282 MB, cold start 7.8 s | 0.19 s, 191 MB, 2.4 s (`--quick`, load average ~5); same numbers as statsmodels to 5e-15 on all 45 stores (`tests/bench/test_sales_closed_form.py`); still refuses non-finite parameters |
 | common `onnx.py`: `malloc_trim(0)` after building a session | memory: the parsed model proto is freed but glibc kept it mapped | sales RF+XGB sessions +98 MB | +41 MB; sales worker 191 -> 134 MB |
 | common `app.py`: reuse the labelled Prometheus series per (endpoint, method, status) | per-request metrics bookkeeping (multiprocess mode) | 12.5 us | 7 us |
+| powerball: chi-square p-values computed at training and shipped in `model.json` (the loader recomputes each statistic from the shipped draws and refuses a mismatch) | serving no longer imports scipy | worker RSS 174 MB (198 after an S3 cold start), cold start 2.72 s | 108 MB (130), 1.27 s (`--quick`) |
+| sales: RandomForest bounded to 100 trees of depth <= 10, leaves >= 5 (was 200 trees of depth 12) | a quarter of the nodes: ONNX 8.0 -> 2.1 MB, less resident memory | hold-out MAE 37,345 | 37,018 (no loss) |
 
 **Tried and not kept:** a heap trim after every model load (wrapping the loader in `create_service_app`): no
 measurable change (sales cold-start worker 157 vs 158 MB), so not committed. Validating bodies with
@@ -273,13 +275,12 @@ requests to the owners):**
   (~0.6 s in one process on the quiet machine of this run, 1.0-1.5 s under load; see the import line per
   service) and builds an S3 client
   (0.2-0.45 s) before it fetches and loads; both workers start at once on 2 shared cores. Powerball also
-  imports `scipy.stats` for one `chi2.sf` in `services/powerball/stats.py`: +80 MB and ~1.4 s per worker
-  measured here. Requests: compute that p-value without scipy (or store it at training); consider
-  gunicorn `preload_app` with the model holder started in `post_fork` so imports happen once.
-- *RSS <= 150 MB*: sales' 200-tree depth-12 forest is ~41 MB resident in onnxruntime and an S3 client adds
-  ~23 MB, so a sales worker fetching from S3 sits at ~157-162 MB (134 MB with a file store); powerball's
-  scipy import (+80 MB) puts it at ~170-195 MB. Requests: drop scipy from powerball serving; sales could
-  bound the forest further (e.g. depth 10) if its hold-out metrics hold.
+  imported `scipy.stats` for one `chi2.sf` (+80 MB and ~1.4 s per worker): fixed, the p-values now come
+  from training. Left to try: gunicorn `preload_app` with the model holder started in `post_fork`, so
+  imports happen once in the master instead of in every worker.
+- *RSS <= 150 MB*: an S3 client adds ~23 MB to every worker that fetched its model from S3. Sales'
+  forest was ~41 MB resident in onnxruntime at 200 trees of depth 12; it is now bounded to 100 trees of
+  depth 10 (same hold-out error). Powerball's scipy import (+80 MB) is gone from serving.
 """
 
 
