@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -21,41 +20,6 @@ from .calendar import is_holiday_week
 from .features import LAGS, feature_matrix, feature_row
 
 MAX_WEEKS_AHEAD = arima.SEASON
-
-
-def arima_forecast(params: list[float], sales: np.ndarray, holidays: np.ndarray, future_holidays: np.ndarray,
-                   level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`arima.forecast` in closed form, without statsmodels (same numbers to ~1e-14).
-
-    The model is SARIMAX(1,0,0) with trend "c" and exog [log y_{t-52}, holiday], no measurement
-    error, so after the last observation the state u_T = log y_T - exog_T . b is known exactly and
-    the Kalman forecast reduces to u_{T+h} = phi^h u_T + c (1 + phi + ... + phi^(h-1)) with variance
-    sigma2 (1 + phi^2 + ... + phi^(2(h-1))). Importing statsmodels (and with it scipy and pandas) to
-    re-run 45 filters cost ~2.5 s and ~130 MB per worker; this costs well under a millisecond per store.
-    """
-    values = np.asarray(params, dtype=float)
-    if values.shape != (5,) or not np.all(np.isfinite(values)):
-        raise ValueError("ARIMA parameters must be 5 finite numbers [intercept, lag_52, holiday, ar.L1, sigma2]")
-    intercept, b_lag, b_holiday, phi, sigma2 = values
-    if not abs(phi) < 1 or not sigma2 > 0:
-        raise ValueError(f"ARIMA parameters are not a stationary model (ar.L1 {phi}, sigma2 {sigma2})")
-    steps = len(future_holidays)
-    if not 1 <= steps <= arima.SEASON:
-        raise ValueError(f"steps must be 1..{arima.SEASON}")
-    if len(sales) < arima.SEASON + 10:
-        raise ValueError("need at least 62 weeks of history")
-    log_sales = np.log(sales)
-    endog, exog = arima._design(log_sales, holidays)
-    n = len(log_sales)
-    future_exog = np.column_stack([log_sales[n - arima.SEASON: n - arima.SEASON + steps], future_holidays])
-    beta = np.array([b_lag, b_holiday])
-    state = endog[-1] - exog[-1] @ beta
-    powers = phi ** np.arange(1, steps + 1)
-    drift = intercept * np.cumsum(phi ** np.arange(steps))
-    mean = future_exog @ beta + powers * state + drift
-    std = np.sqrt(sigma2 * np.cumsum(phi ** (2 * np.arange(steps))))
-    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
-    return np.exp(mean), np.exp(mean - z * std), np.exp(mean + z * std)
 
 
 class OutOfRange(InputError):
@@ -92,7 +56,7 @@ class SalesModel:
             holidays = np.asarray(entry["holidays"], dtype=float)
             if len(sales) != len(self.dates):
                 raise ValueError(f"store {key}: {len(sales)} sales for {len(self.dates)} weeks")
-            mean, lower, upper = arima_forecast(params["params"][key], sales, holidays, future_holidays,
+            mean, lower, upper = arima.forecast(params["params"][key], sales, holidays, future_holidays,
                                                 self.interval_level)
             if not np.all(np.isfinite(mean)):
                 raise ValueError(f"store {key}: ARIMA parameters give non-finite forecasts")

@@ -10,7 +10,7 @@ import pytest
 
 from services.sales import arima
 from services.sales.calendar import is_holiday_week
-from services.sales.model import SalesModel, arima_forecast
+from services.sales.model import SalesModel
 
 
 def _history(directory):
@@ -26,8 +26,8 @@ def test_closed_form_matches_statsmodels(sales_artifact, steps):
     history, params, future = _history(sales_artifact)
     for key, entry in history["stores"].items():
         sales, holidays = np.asarray(entry["sales"], float), np.asarray(entry["holidays"], float)
-        expected = arima.forecast(params[key], sales, holidays, future[:steps], 0.9)
-        got = arima_forecast(params[key], sales, holidays, future[:steps], 0.9)
+        expected = arima.forecast_statsmodels(params[key], sales, holidays, future[:steps], 0.9)
+        got = arima.forecast(params[key], sales, holidays, future[:steps], 0.9)
         for g, e in zip(got, expected):
             np.testing.assert_allclose(g, e, rtol=1e-9)
 
