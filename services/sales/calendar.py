@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d")
 
 
+@lru_cache(maxsize=4096)
 def parse_date(text: str) -> date:
-    """DD-MM-YYYY (as in the data) or ISO YYYY-MM-DD."""
+    """DD-MM-YYYY (as in the data) or ISO YYYY-MM-DD.
+
+    Cached: the schema validates the text and the view then uses the date, so each request
+    parses the same string twice, and clients ask for the same few weeks over and over.
+    """
     for fmt in DATE_FORMATS:
         try:
             return datetime.strptime(text, fmt).date()
