@@ -63,23 +63,30 @@ def run_load(url: str, *, method: str = "GET", body: dict | None = None, seconds
     return _python(url, method, body, seconds, connections)
 
 
-def _wrk(url: str, method: str, body: dict | None, seconds: float, connections: int) -> LoadResult:
-    body_line = f"wrk.body = {json.dumps(json.dumps(body))}" if body is not None else ""
+def _run_wrk(script: str, url: str, seconds: float, connections: int, request_timeout: str,
+             grace: float) -> LoadResult:
+    """Run wrk with a Lua script whose done() prints one `BENCH {json}` summary line."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(LUA % {"method": method, "body": body_line})
-        script = fh.name
+        fh.write(script)
+        name = fh.name
     try:
         duration = max(1, round(seconds))
-        out = subprocess.run([wrk_path(), "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
-                              "-s", script, url], capture_output=True, text=True, timeout=duration + 30)
+        out = subprocess.run([wrk_path(), "-t1", f"-c{connections}", f"-d{duration}s", "--timeout",
+                              request_timeout, "-s", name, url], capture_output=True, text=True,
+                             timeout=duration + grace)
     finally:
-        Path(script).unlink(missing_ok=True)
+        Path(name).unlink(missing_ok=True)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
     if line is None:
         raise RuntimeError(f"wrk gave no summary: {out.stdout[-500:]} {out.stderr[-500:]}")
     data = json.loads(line[len("BENCH "):])
     return LoadResult(rps=data["requests"] / (data["duration_us"] / 1e6), p50_ms=data["p50_us"] / 1000,
                       p99_ms=data["p99_us"] / 1000, requests=data["requests"], errors=data["errors"], tool="wrk")
+
+
+def _wrk(url: str, method: str, body: dict | None, seconds: float, connections: int) -> LoadResult:
+    body_line = f"wrk.body = {json.dumps(json.dumps(body))}" if body is not None else ""
+    return _run_wrk(LUA % {"method": method, "body": body_line}, url, seconds, connections, "5s", 30)
 
 
 def _python(url: str, method: str, body: dict | None, seconds: float, connections: int,
@@ -167,21 +174,7 @@ def run_ingest(url: str, stadium: str, gates: list[str], batch: int, seconds: fl
         done = LUA.split("done = function", 1)[1]
         script = FLOW_LUA % {"base": base, "gates": ",".join(f'"{g}"' for g in gates), "batch": batch,
                              "stadium": stadium, "path": parts.path} + "done = function" + done.replace("%%", "%")
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-            fh.write(script)
-            name = fh.name
-        try:
-            duration = max(1, round(seconds))
-            out = subprocess.run([wrk_path(), "-t1", f"-c{connections}", f"-d{duration}s", "--timeout", "10s",
-                                  "-s", name, url], capture_output=True, text=True, timeout=duration + 60)
-        finally:
-            Path(name).unlink(missing_ok=True)
-        line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH ")), None)
-        if line is None:
-            raise RuntimeError(f"wrk gave no summary: {out.stdout[-500:]} {out.stderr[-500:]}")
-        data = json.loads(line[len("BENCH "):])
-        return LoadResult(rps=data["requests"] / (data["duration_us"] / 1e6), p50_ms=data["p50_us"] / 1000,
-                          p99_ms=data["p99_us"] / 1000, requests=data["requests"], errors=data["errors"], tool="wrk")
+        return _run_wrk(script, url, seconds, connections, "10s", 60)
     # Python fallback: one shared counter, bodies built per request.
     lock = threading.Lock()
     state = {"n": 0}
