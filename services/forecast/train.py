@@ -29,7 +29,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from services.common import evaluation as ev
-from services.common.baselines import MeanByKey
+from services.common.legacy_baselines import MeanByKey
 from services.common.manifest import fingerprint_files
 from services.common.training import build_dir, finish, progress_disabled, seed_everything, training_arguments
 
