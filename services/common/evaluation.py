@@ -54,6 +54,18 @@ def coverage(actual, lower, upper) -> float:
     return float(np.mean((a >= lo) & (a <= hi)))
 
 
+def log_loss(actual, predicted) -> float:
+    """Mean -ln p per observed outcome: `actual` counts how often each row's outcome occurred (0, 1, ...),
+    `predicted` is the probability the model gave it. Refuses a zero probability for an outcome that occurred."""
+    a, p = _arrays(actual, predicted)
+    if np.any(a < 0) or a.sum() <= 0:
+        raise ValueError("log loss needs non-negative outcome counts, at least one outcome")
+    if np.any((a > 0) & (p <= 0)):
+        raise ValueError("log loss is infinite: an outcome that occurred had probability 0")
+    hit = a > 0
+    return float(np.sum(a[hit] * -np.log(p[hit])) / np.sum(a))
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
