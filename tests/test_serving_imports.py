@@ -18,6 +18,9 @@ from services.common.registry import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 FORBIDDEN = {"pickle", "cPickle", "joblib", "cloudpickle", "dill", "sklearn", "xgboost", "lightgbm"}
+# The kernel's training layer (pandas frames, tqdm, converters): serving reaches none of it.
+TRAINING_KERNEL = {f"services.common.{m}" for m in ("modeling", "backtest", "splits", "baselines", "export",
+                                                   "reproducibility", "legacy_baselines", "training")}
 
 
 def imported_names(path: Path, package: str) -> set[str]:
@@ -72,6 +75,7 @@ def test_serving_import_graph_has_no_pickle_or_training_library(service):
     offenders = {mod: names for mod, names in offenders.items() if names}
     assert offenders == {}
     assert not any(m.endswith((".train", ".pipeline")) for m in graph), "serving reaches training code"
+    assert not TRAINING_KERNEL & set(graph), "serving reaches the kernel's training layer"
 
 
 def test_the_walker_would_catch_an_offender(tmp_path):
