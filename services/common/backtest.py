@@ -236,9 +236,10 @@ def run(frame: pd.DataFrame, plan: Any, *, candidates: Sequence[Any], baselines:
         metrics: dict[str, Callable], metric: str, target: str = "y", keys: Sequence[str] = (),
         carry: Sequence[str] = (), weights: str | None = None, level: float | None = None,
         lower_is_better: bool = True, margin: float = 0.0, serve_baseline: bool = True, note: str = "",
-        quiet: bool = True, label: str = "backtest") -> Outcome:
+        by_horizon: bool = True, quiet: bool = True, label: str = "backtest") -> Outcome:
     """The training flow: backtest every candidate and baseline on the plan's folds, choose on
-    validation, report on test, refit the chosen model on all rows."""
+    validation, report on test, refit the chosen model on all rows. `by_horizon`: also the test
+    metric per horizon (when horizons exceed 1; off where the horizon is not a forecast lead)."""
     models = [*candidates, *baselines]
     names = _check_names(models)
     carry = [c for c in dict.fromkeys([*carry, *([weights] if weights else [])]) if c not in keys]
@@ -250,10 +251,10 @@ def run(frame: pd.DataFrame, plan: Any, *, candidates: Sequence[Any], baselines:
     validation = score(table[table["role"] == VALIDATION], metrics, by=("model",), weights=weights, models=names)
     test_rows = table[table["role"] == TEST]
     test = score(test_rows, metrics, by=("model",), weights=weights, models=names)
-    by_horizon = None
-    if (test_rows["horizon"] > 1).any():
+    per_horizon = None
+    if by_horizon and (test_rows["horizon"] > 1).any():
         nested = score(test_rows, {metric: metrics[metric]}, by=("model", "horizon"), weights=weights)
-        by_horizon = {m: {f"h{h}": v[metric] for h, v in nested[m].items()} for m in names}
+        per_horizon = {m: {f"h{h}": v[metric] for h, v in nested[m].items()} for m in names}
     model = fresh(next(m for m in models if m.name == choice.chosen)).fit(frame)
     return Outcome(table=table, plan=plan.describe(frame), validation=validation, test=test, choice=choice,
-                   model=model, summary=summarize(test, choice, note), by_horizon=by_horizon)
+                   model=model, summary=summarize(test, choice, note), by_horizon=per_horizon)
