@@ -215,7 +215,8 @@ def test_platform_routes_and_openapi(client, powerball_manifest):
     ready = client.get("/api/powerball/ready").json
     assert ready["status"] == "ready" and ready["model_version"] == powerball_manifest["version"]
     model = client.get("/api/powerball/model").json
-    assert model["metrics"]["summary"]["baseline"] == "uniform random picks"
+    assert model["metrics"]["summary"] == powerball_manifest["metrics"]["summary"]
+    assert model["metrics"]["summary"]["baseline"] in model["metrics"]["choice"]["baselines"]
     paths = client.get("/api/powerball/openapi.json").json["paths"]
     assert set(paths["/api/powerball/predict"]) == {"get", "post"}
     assert {p["name"] for p in paths["/api/powerball/predict"]["get"]["parameters"]} == {"count", "seed"}

@@ -46,12 +46,23 @@ def actual(holdout):
             "power": np.array([r[2] for r in rows])}
 
 
-def test_holdout_is_the_latest_draws_and_was_not_fitted(holdout, actual, metrics, powerball_manifest):
-    assert len(holdout["dates"]) == metrics["holdout"]["draws"] == 150
+def test_test_window_is_the_latest_draws_after_a_validation_window_and_was_not_fitted(holdout, actual, metrics,
+                                                                                       powerball_manifest):
+    plan = metrics["split_plan"]
+    assert plan["kind"] == "rolling_origin" and plan["time"] == "date" and plan["horizon"] == 150
+    validation, test = plan["folds"]
+    assert (validation["role"], test["role"]) == ("validation", "test")
+    assert len(holdout["dates"]) == 150 and test["predict"]["rows"] == 150 * (69 + 26)
     assert holdout["dates"] == actual["dates"]
     assert holdout["white_balls"] == actual["white"].tolist() and holdout["powerball"] == actual["power"].tolist()
-    assert metrics["holdout"]["fit_last_draw"] < metrics["holdout"]["first_draw"] == actual["dates"][0]
+    assert test["fit"]["last"] == test["origin"] < test["predict"]["first"] == actual["dates"][0]
+    assert test["predict"]["last"] == actual["dates"][-1]
+    # the validation window is the 150 draws before, fitted only on draws before it
+    assert validation["fit"]["last"] < validation["predict"]["first"]
+    assert validation["predict"]["last"] == test["origin"] < test["predict"]["first"]
+    assert validation["predict"]["rows"] == test["predict"]["rows"]
     assert powerball_manifest["training"]["holdout"] == 150
+    assert holdout["model"] == metrics["choice"]["chosen"]
 
 
 def test_probabilities_are_distributions(holdout):
@@ -71,10 +82,16 @@ def test_log_loss_per_ball(holdout, actual, metrics):
     ll = metrics["log_loss"]
     assert ll["model"] == pytest.approx(np.mean(losses), rel=1e-9)
     assert ll["uniform"] == pytest.approx((5 * np.log(69) + np.log(26)) / 6, rel=1e-12)
+    chosen = metrics["choice"]["chosen"]
+    assert metrics["test"][chosen]["log_loss_per_ball"] == pytest.approx(np.mean(losses), rel=1e-9)
+    assert metrics["test"]["uniform"]["log_loss_per_ball"] == pytest.approx(ll["uniform"], rel=1e-12)
     summary = metrics["summary"]
-    assert summary["baseline"] == "uniform random picks" and summary["metric"] == "log loss per ball"
-    assert summary["model_score"] == ll["model"] and summary["baseline_score"] == ll["uniform"]
-    assert summary["beats_baseline"] == (ll["model"] < ll["uniform"])
+    strongest = min(metrics["choice"]["baselines"], key=lambda b: metrics["test"][b]["log_loss_per_ball"])
+    assert summary["model"] == chosen and summary["baseline"] == strongest
+    assert summary["metric"] == "log_loss_per_ball"
+    assert summary["model_score"] == metrics["test"][chosen]["log_loss_per_ball"]
+    assert summary["baseline_score"] == metrics["test"][strongest]["log_loss_per_ball"]
+    assert summary["beats_baseline"] == (summary["model_score"] < summary["baseline_score"])
     assert ("does NOT beat" in summary["statement"]) == (not summary["beats_baseline"])
 
 
