@@ -154,6 +154,8 @@ def choose(table: pd.DataFrame, metrics: dict[str, Callable], *, metric: str, ca
     and the reason says whether it beat the baseline."""
     if metric not in metrics or not candidates or not baselines:
         raise ValueError("choose needs the metric among metrics, and at least one candidate and one baseline")
+    if serve_baseline and len(baselines) < 2:
+        raise ValueError("serve_baseline needs two baselines: a served baseline is reported against the other")
     validation = table[table["role"] == VALIDATION]
     if validation.empty:
         raise ValueError("no validation rows to choose on")

@@ -171,6 +171,8 @@ class MeanByKey(_ByKey):
 
     def fit(self, frame: pd.DataFrame) -> "MeanByKey":
         columns = _key_columns(self.key)
+        if self.time in frame.columns:      # a stacked frame holds a target once per horizon: count it once
+            frame = frame.drop_duplicates([*columns, self.time], keep="last")
         y = frame[self.target].to_numpy(float)
         if y.size < self.min_history:
             raise ValueError(f"{self.name}: needs at least {self.min_history} observation(s)")

@@ -72,6 +72,12 @@ def test_baselines_refuse_unseen_keys_and_gaps_but_mean_falls_back():
     assert MeanByKey().fit(frame).predict(pd.DataFrame({"unique_id": [2]}))[0] == 3.0
 
 
+def test_baselines_count_a_stacked_frame_target_once():
+    frame = pd.DataFrame({"unique_id": 1, "ds": [0, 1, 2, 2, 2], "y": [1.0, 2, 9, 9, 9], "horizon": [1, 1, 1, 2, 3]})
+    assert MeanByKey().fit(frame).predict(frame.iloc[:1])[0] == pytest.approx(4.0)
+    assert LastValue().fit(frame).predict(frame.iloc[:1])[0] == 9.0
+
+
 def test_datetime_times_count_in_freq_steps():
     days = pd.Series(pd.date_range("2024-01-05", periods=4, freq="7D"), name="ds")
     assert (steps(days, "7D") - steps(days, "7D")[0]).tolist() == [0, 1, 2, 3]
@@ -251,7 +257,9 @@ def test_choice_rule_margin_and_summary_against_the_strongest_baseline_on_test_r
 def test_choose_reads_only_validation_rows():
     table = pd.DataFrame({"role": ["validation"] * 2 + ["test"] * 2, "model": ["a", "b"] * 2,
                           "actual": [1.0, 1, 1, 1], "prediction": [1.0, 2, 9, 1]})
-    choice = choose(table, METRICS, metric="mae", candidates=["a"], baselines=["b"])
+    with pytest.raises(ValueError, match="two baselines"):
+        choose(table, METRICS, metric="mae", candidates=["a"], baselines=["b"])
+    choice = choose(table, METRICS, metric="mae", candidates=["a"], baselines=["b"], serve_baseline=False)
     assert choice.chosen == "a" and choice.validation == {"a": 0.0, "b": 1.0}
     test = score(table[table["role"] == "test"], METRICS, by=("model",))
     summary = summarize(test, choice)
@@ -280,7 +288,7 @@ def test_regressor_adapter_fits_named_feature_columns():
     frame = frame.dropna().reset_index(drop=True)
     outcome = run(frame, RollingOrigin("ds", horizon=7, n_validation=3, n_test=2),
                   candidates=[Regressor("lag_regression", LinearRegression(), ["lag7"])],
-                  baselines=[MeanByKey(name="store_mean")], metrics=METRICS, metric="mae")
+                  baselines=[MeanByKey(name="store_mean")], metrics=METRICS, metric="mae", serve_baseline=False)
     assert outcome.choice.chosen == "lag_regression"
     assert outcome.test["lag_regression"]["mae"] < outcome.test["store_mean"]["mae"]
     with pytest.raises(ValueError, match="lacks feature columns"):
