@@ -14,6 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config):
+    """Every app the tests build (in-process or under gunicorn) checks each response against its
+    documented schema: a view that drifts from openapi.json fails the test that called it."""
+    os.environ.setdefault("VALIDATE_RESPONSES", "1")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

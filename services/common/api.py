@@ -8,11 +8,14 @@ from __future__ import annotations
 import functools
 import json
 import re
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from types import UnionType
+from typing import Annotated, Any, Callable, Union, get_args, get_origin
 
-from flask import Blueprint, current_app, jsonify, request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic_core import to_json
 
 
 class ApiError(Exception):
@@ -69,21 +72,56 @@ def _field_path(loc: tuple) -> str:
             path += f"[{part}]"
         else:
             path += ("." if path else "") + str(part)
-    return path or "body"
+    return path
 
 
-def validation_error(exc: ValidationError, where: str = "body") -> ApiError:
+class LongNumber:
+    """A JSON integer with more digits than Python converts (4,300): kept as a marker so the
+    schema refuses it at its own field instead of the whole body failing to parse."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"<number with {self.digits} digits>"
+
+
+def validation_error(exc: ValidationError, where: str = "body", union_body: bool = False) -> ApiError:
+    """A 400 naming every field pydantic refused. In a union body the first location is the
+    branch's name, not a field, so it is dropped."""
     details = []
     for err in exc.errors(include_url=False):
-        loc = err["loc"]
+        loc = err["loc"][1:] if union_body else err["loc"]
         problem = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             problem = "required field is missing"
         elif err["type"] == "extra_forbidden":
             problem = "unknown field; see the schema in openapi.json"
-        details.append({"field": _field_path(loc) if loc else where, "problem": problem})
+        elif isinstance(err.get("input"), LongNumber):
+            problem = f"a number with {err['input'].digits} digits is not accepted; see this field's range in openapi.json"
+        details.append({"field": _field_path(loc) or where, "problem": problem})
     summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])
-    return ApiError(400, "invalid_request", f"invalid {where}: {summary}", details)
+    more = f" (+{len(details) - 5} more)" if len(details) > 5 else ""
+    return ApiError(400, "invalid_request", f"invalid {where}: {summary}{more}", details)
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj
 
 
 def _reject_constant(name: str) -> float:
@@ -91,20 +129,112 @@ def _reject_constant(name: str) -> float:
     return float(name.replace("Infinity", "inf"))
 
 
+def _int_or_marker(text: str) -> int | LongNumber:
+    digits = len(text.lstrip("-"))
+    return int(text) if digits <= sys.get_int_max_str_digits() else LongNumber(digits)
+
+
+_DECODE = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_reject_constant).decode
+_DECODE_LONG = json.JSONDecoder(object_pairs_hook=_unique_keys, parse_constant=_reject_constant,
+                                parse_int=_int_or_marker).decode
+JSON_TYPES = "application/json (or a +json type)"
+
+
+def _too_large(limit: int, got: str) -> ApiError:
+    return ApiError(413, "payload_too_large", f"request body exceeds {limit} bytes ({got})",
+                    [{"field": "body", "problem": f"at most {limit} bytes (MAX_CONTENT_LENGTH); got {got}"}])
+
+
+def read_body() -> bytes:
+    """The request body, at most MAX_CONTENT_LENGTH bytes, whether sent with Content-Length or chunked.
+
+    Reads wsgi.input directly: a chunked body has no Content-Length to check up front, so it is
+    read up to one byte past the limit (413 if it goes further). A malformed chunked encoding or a
+    body cut short is the client's fault: a 400, never a 500.
+    """
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    environ = request.environ
+    length = request.content_length
+    if length is not None and length > limit:
+        raise _too_large(limit, f"Content-Length {length}")
+    if length is None and not environ.get("wsgi.input_terminated"):
+        return b""  # neither a length nor a server that ends the stream: nothing can be read safely
+    stream = environ["wsgi.input"]
+    try:
+        if length is not None:
+            data = stream.read(length) if length else b""
+            if len(data) < length:
+                raise ApiError(400, "invalid_body", f"request body ended after {len(data)} of {length} bytes",
+                               [{"field": "body", "problem": f"Content-Length says {length} bytes; "
+                                                            f"{len(data)} arrived"}])
+            return data
+        data = stream.read(limit + 1)
+        while 0 < len(data) <= limit:
+            more = stream.read(limit + 1 - len(data))
+            if not more:
+                break
+            data += more
+    except ApiError:
+        raise
+    except Exception as exc:  # the server's chunk parser (gunicorn) or a disconnect: the body is unreadable
+        raise ApiError(400, "invalid_body", "request body could not be read: malformed chunked transfer "
+                                            f"encoding or an early disconnect ({type(exc).__name__})",
+                       [{"field": "body", "problem": "send a valid chunked encoding or a Content-Length"}]) from None
+    if len(data) > limit:
+        raise _too_large(limit, "more than that, chunked")
+    return data
+
+
 def parse_json_body() -> Any:
-    if not request.mimetype or request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+    """The body as JSON: Content-Type checked, size bounded, duplicate keys refused."""
+    mimetype = request.mimetype
+    if mimetype != "application/json" and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
         raise ApiError(415, "unsupported_media_type",
-                       f"Content-Type must be application/json, got {request.mimetype or 'none'}")
-    raw = request.get_data(cache=True)
+                       f"Content-Type must be application/json, got {mimetype or 'none'}",
+                       [{"field": "Content-Type", "problem": f"accepted: {JSON_TYPES}; got {mimetype or 'none'}"}])
+    raw = read_body()
     if not raw:
         raise ApiError(400, "invalid_request", "request body is empty; send a JSON object",
                        [{"field": "body", "problem": "required"}])
     try:
-        return json.loads(raw, parse_constant=_reject_constant)
+        text = raw.decode()
+        try:
+            return _DECODE(text)
+        except ValueError as exc:
+            if "integer string conversion" not in str(exc):
+                raise
+            return _DECODE_LONG(text)
+    except DuplicateKey as exc:
+        raise ApiError(400, "invalid_json", f"request body repeats the key {exc.key!r}",
+                       [{"field": exc.key, "problem": "duplicate key; send each key once"}]) from None
     except (ValueError, RecursionError) as exc:
-        problem = "nested too deeply" if isinstance(exc, RecursionError) else f"not valid JSON ({exc})"
+        if isinstance(exc, RecursionError):
+            problem = "nested too deeply"
+        elif isinstance(exc, UnicodeDecodeError):
+            problem = "not UTF-8 text"
+        else:
+            problem = f"not valid JSON ({exc})"
         raise ApiError(400, "invalid_json", f"request body is {problem}",
                        [{"field": "body", "problem": problem}]) from None
+
+
+def parse_query() -> dict[str, str]:
+    """Query parameters as a dict; a parameter given twice is refused rather than silently resolved."""
+    data: dict[str, str] = {}
+    for name, values in request.args.lists():
+        if len(values) > 1:
+            raise invalid(name, f"given {len(values)} times; send it once")
+        data[name] = values[0]
+    return data
+
+
+def json_response(result: Any, status: int = 200) -> Response:
+    """A JSON response from a pydantic model (serialised by pydantic-core) or plain data."""
+    if isinstance(result, BaseModel):
+        data = type(result).__pydantic_serializer__.to_json(result)
+    else:
+        data = to_json(result)
+    return current_app.response_class(data, status=status, mimetype="application/json")
 
 
 @dataclass
@@ -118,6 +248,26 @@ class Operation:
     status: int = 200
     needs_model: bool = True
     extra_statuses: tuple[int, ...] = ()
+    # Statuses whose body is not the error shape (e.g. /ready's 503 carries a Ready body).
+    other_bodies: dict[int, type[BaseModel]] = field(default_factory=dict)
+
+    def statuses(self, method: str) -> dict[int, type[BaseModel] | None]:
+        """Every documented status of this operation and the schema of its body."""
+        out: dict[int, type[BaseModel] | None] = {self.status: self.response}
+        errors = set(self.extra_statuses)
+        if self.query is not None or (self.body is not None and method in BODY_METHODS):
+            errors.add(400)
+        if self.body is not None and method in BODY_METHODS:
+            errors |= {413, 415}
+        if self.needs_model:
+            errors.add(503)
+        for code in sorted(errors):
+            out[code] = ErrorResponse
+        out.update(self.other_bodies)
+        return out
+
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
 
 
 @dataclass
@@ -135,35 +285,72 @@ class Api:
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
               response: type[BaseModel] | None = None, status: int = 200, needs_model: bool = True,
               extra_statuses: tuple[int, ...] = ()) -> Callable:
+        """Register a view. It is called with `query=<query model>` and, for a request with a body,
+        `body=<body model>`: validated, typed objects (dates are dates), parsed once. It returns a
+        pydantic model (preferred), plain data, or a Response."""
         op = Operation(rule, tuple(methods), summary, body, query, response, status, needs_model, extra_statuses)
         self.operations.append(op)
+        union_body = body is not None and issubclass(body, RootModel) and _is_union(body)
 
         def decorator(view: Callable) -> Callable:
             @functools.wraps(view)
-            def wrapper(**path_args):
-                kwargs: dict[str, Any] = dict(path_args)
+            def wrapper(**kwargs):
                 if query is not None:
                     try:
-                        kwargs["query"] = query.model_validate(request.args.to_dict(flat=True))
+                        kwargs["query"] = query.model_validate(parse_query())
                     except ValidationError as exc:
                         raise validation_error(exc, "query") from None
-                if body is not None and request.method in ("POST", "PUT", "PATCH"):
+                if body is not None and request.method in BODY_METHODS:
                     payload = parse_json_body()
                     try:
                         kwargs["body"] = body.model_validate(payload)
                     except ValidationError as exc:
-                        raise validation_error(exc, "body") from None
+                        raise validation_error(exc, "body", union_body) from None
                 result = view(**kwargs)
-                if isinstance(result, BaseModel):
-                    result = result.model_dump(mode="json")
-                resp = jsonify(result)
-                resp.status_code = status
-                return resp
+                if isinstance(result, Response):
+                    return result
+                return json_response(result, status)
 
             self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=list(methods))
             return wrapper
 
         return decorator
+
+
+def _is_union(model: type[BaseModel]) -> bool:
+    root = model.model_fields["root"].annotation
+    return get_origin(root) in (Union, UnionType) or (
+        get_origin(root) is Annotated and get_origin(get_args(root)[0]) in (Union, UnionType))
+
+
+class ResponseSchemaError(RuntimeError):
+    """A response that does not match its documented schema (checked in tests and VALIDATE_RESPONSES)."""
+
+
+def check_response(op: Operation | None, method: str, status: int, mimetype: str | None, data: bytes) -> None:
+    """Raise ResponseSchemaError unless the response is documented: its status, and its JSON body
+    strictly valid against the declared schema with no undocumented field. Errors without a route
+    (404, 405) must have the error shape."""
+    if op is None:
+        schemas: dict[int, type[BaseModel] | None] = {}
+        schema = ErrorResponse if status >= 400 else None
+    else:
+        schemas = op.statuses(method)
+        if status not in schemas and status != 500:
+            raise ResponseSchemaError(f"{method} {op.rule}: status {status} is not documented "
+                                      f"(documented: {sorted(schemas)})")
+        schema = schemas.get(status, ErrorResponse)
+    if schema is None:
+        return
+    if mimetype != "application/json":
+        raise ResponseSchemaError(f"{method} {op.rule if op else ''} {status}: {mimetype}, documented JSON")
+    extra = None if schema.model_config.get("extra") == "allow" else "forbid"
+    try:
+        schema.model_validate_json(data, strict=True, extra=extra)
+    except ValidationError as exc:
+        problems = "; ".join(f"{_field_path(e['loc']) or 'body'}: {e['msg']}" for e in exc.errors(include_url=False)[:5])
+        raise ResponseSchemaError(f"{method} {op.rule if op else ''} {status}: does not match "
+                                  f"{schema.__name__}: {problems}") from None
 
 
 _ERROR_TEXT = {400: "Invalid input; details name each field", 404: "Not found", 405: "Method not allowed",
@@ -181,17 +368,14 @@ def openapi_document(api: Api, extra_ops: list[Operation], version: str) -> dict
         components.setdefault(model.__name__, schema)
         return {"$ref": f"#/components/schemas/{model.__name__}"}
 
-    error_ref = ref(ErrorResponse, "serialization")
     paths: dict[str, Any] = {}
     for op in [*extra_ops, *api.operations]:
         path = f"/api/{api.service}" + re.sub(r"<(?:[a-z]+:)?([A-Za-z_]+)>", r"{\1}", op.rule)
         for method in op.methods:
             entry: dict[str, Any] = {"summary": op.summary, "operationId": f"{method.lower()}_{op.rule.strip('/').replace('/', '_').replace('-', '_') or 'root'}"}
-            statuses = {400} if (op.body or op.query) else set()
-            if op.body is not None and method in ("POST", "PUT", "PATCH"):
+            if op.body is not None and method in BODY_METHODS:
                 entry["requestBody"] = {"required": True,
                                         "content": {"application/json": {"schema": ref(op.body, "validation")}}}
-                statuses |= {413, 415}
             if op.query is not None:
                 schema = op.query.model_json_schema()
                 required = set(schema.get("required", []))
@@ -199,16 +383,12 @@ def openapi_document(api: Api, extra_ops: list[Operation], version: str) -> dict
                     {"name": name, "in": "query", "required": name in required, "schema": prop}
                     for name, prop in schema.get("properties", {}).items()
                 ]
-            ok: dict[str, Any] = {"description": "OK"}
-            if op.response is not None:
-                ok["content"] = {"application/json": {"schema": ref(op.response, "serialization")}}
-            entry["responses"] = {str(op.status): ok}
-            if op.needs_model:
-                statuses.add(503)
-            statuses |= set(op.extra_statuses)
-            for code in sorted(statuses):
-                entry["responses"][str(code)] = {"description": _ERROR_TEXT.get(code, "Error"),
-                                                 "content": {"application/json": {"schema": error_ref}}}
+            entry["responses"] = {}
+            for code, model in op.statuses(method).items():
+                answer: dict[str, Any] = {"description": "OK" if code == op.status else _ERROR_TEXT.get(code, "Error")}
+                if model is not None:
+                    answer["content"] = {"application/json": {"schema": ref(model, "serialization")}}
+                entry["responses"][str(code)] = answer
             paths.setdefault(path, {})[method.lower()] = entry
     return {
         "openapi": "3.1.0",
@@ -219,9 +399,16 @@ def openapi_document(api: Api, extra_ops: list[Operation], version: str) -> dict
 
 
 def current_model():
-    """The loaded model, or a 503 that says why there is none."""
+    """The loaded model, or a 503 that says why there is none.
+
+    A request that reaches a worker whose first model load is still under way waits for it (up to
+    MODEL_START_WAIT_SECONDS), so a starting task's second worker does not answer 503 while its
+    first is ready; /health and /ready never wait.
+    """
     holder = current_app.extensions["model_holder"]
     loaded = holder.current
     if loaded is None:
-        raise ApiError(503, "model_unavailable", f"no model loaded: {holder.last_error or 'loading'}")
+        loaded = holder.wait_first_load(current_app.extensions["settings"].model_start_wait_seconds)
+        if loaded is None:
+            raise ApiError(503, "model_unavailable", f"no model loaded: {holder.reason()}")
     return loaded

@@ -1,23 +1,26 @@
 """The application factory every service uses.
 
 `create_service_app` gives a service its platform routes (/health, /ready, /model,
-/openapi.json, /metrics), JSON errors, request ids, JSON logs, CORS from configuration,
-and a ModelHolder that loads and hot-swaps the service's model. Nothing runs at import.
+/openapi.json, /docs, /metrics), JSON errors, request ids, one JSON log line per request,
+CORS from configuration, and a ModelHolder that loads and hot-swaps the service's model.
+Nothing runs at import.
 """
 from __future__ import annotations
 
 import logging
+import random
 import time
-import uuid
+from pathlib import Path
 from typing import Any, Callable
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, request, send_from_directory
 from flask_cors import CORS
 from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
-from .api import Api, ApiError, Operation, current_model, invalid, openapi_document
+from .api import (Api, ApiError, Operation, ResponseSchemaError, check_response, current_model, invalid,
+                  json_response, openapi_document)
 from .config import Settings, load_settings
 from .errors import InputError
 from .holder import Loader, ModelHolder
@@ -25,6 +28,7 @@ from .logs import configure_logging
 from .store import ModelStore
 
 log = logging.getLogger("services.http")
+DOCS_DIR = Path(__file__).resolve().parent / "docs"
 
 _HTTP_CODES = {400: "invalid_request", 404: "not_found", 405: "method_not_allowed",
                413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
@@ -40,6 +44,8 @@ class Ready(BaseModel):
     service: str
     model_version: str | None = None
     reason: str | None = None
+    store: str = "the model store (MODEL_STORE_URI) this worker reads"
+    last_error: str | None = None
 
 
 class ModelInfo(BaseModel):
@@ -50,17 +56,30 @@ class ModelInfo(BaseModel):
 
 
 def error_response(exc: ApiError) -> Response:
-    resp = jsonify(exc.body())
-    resp.status_code = exc.status
-    return resp
+    return json_response(exc.body(), exc.status)
+
+
+_random_id = random.Random().getrandbits  # request ids need to be unique, not secret
 
 
 def _request_id() -> str:
-    supplied = request.headers.get("X-Request-ID") or request.headers.get("X-Amzn-Trace-Id") or ""
-    supplied = supplied.strip()
-    if supplied and len(supplied) <= 200 and supplied.isprintable():
-        return supplied
-    return uuid.uuid4().hex
+    headers = request.headers
+    supplied = headers.get("X-Request-ID") or headers.get("X-Amzn-Trace-Id")
+    if supplied:
+        supplied = supplied.strip()
+        if supplied and len(supplied) <= 200 and supplied.isprintable():
+            return supplied
+    return f"{_random_id(128):032x}"
+
+
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{service} API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,"></head>
+<body><redoc spec-url="{prefix}/openapi.json"></redoc>
+<script src="{prefix}/docs/{script}"></script></body></html>
+"""
+DOCS_SCRIPT = "redoc.standalone.js"
 
 
 def create_service_app(
@@ -95,40 +114,52 @@ def create_service_app(
     app.extensions.update(extensions or {})
 
     platform_ops = [
-        Operation("/health", ("GET",), "Liveness: 200 while the process runs", None, None, Health, needs_model=False),
-        Operation("/ready", ("GET",), "Readiness: 200 once a model is loaded, else 503 with a reason",
-                  None, None, Ready, needs_model=True),
+        Operation("/health", ("GET",), "Liveness: 200 while the process runs (never waits on the model store)",
+                  None, None, Health, needs_model=False),
+        Operation("/ready", ("GET",), "Readiness: 200 once a model is loaded, else 503 naming the store and "
+                  "the last error", None, None, Ready, needs_model=True, other_bodies={503: Ready}),
         Operation("/model", ("GET",), "The loaded model's manifest: version, metrics, baselines",
                   None, None, ModelInfo),
         Operation("/openapi.json", ("GET",), "This document", None, None, None, needs_model=False),
+        Operation("/docs", ("GET",), "This document for people (ReDoc, vendored)", None, None, None,
+                  needs_model=False),
         Operation("/metrics", ("GET",), "Prometheus metrics (text)", None, None, None, needs_model=False),
     ]
     prefix = f"/api/{service}"
+    health_body = Health(status="ok", service=service)
 
     @app.get(f"{prefix}/health")
     def health():
-        return jsonify(Health(status="ok", service=service).model_dump())
+        return json_response(health_body)
 
     @app.get(f"{prefix}/ready")
     def ready():
         loaded = holder.current
-        reason = None if loaded else f"no model loaded: {holder.last_error or 'loading'}"
+        reason = None if loaded else f"no model loaded: {holder.reason()}"
         if reason is None and on_ready_check is not None:
             reason = on_ready_check()
         body = Ready(status="ready" if reason is None else "not_ready", service=service,
-                     model_version=loaded.version if loaded else None, reason=reason)
-        resp = jsonify(body.model_dump())
-        resp.status_code = 200 if reason is None else 503
-        return resp
+                     model_version=loaded.version if loaded else None, reason=reason, store=store.uri,
+                     last_error=holder.last_error)
+        return json_response(body, 200 if reason is None else 503)
 
     @app.get(f"{prefix}/model")
     def model():
-        return jsonify(current_model().manifest)
+        return json_response(current_model().manifest)
 
     @app.get(f"{prefix}/openapi.json")
     def openapi():
         loaded = holder.current
-        return jsonify(openapi_document(api, platform_ops, loaded.version if loaded else "unloaded"))
+        return json_response(openapi_document(api, platform_ops, loaded.version if loaded else "unloaded"))
+
+    @app.get(f"{prefix}/docs")
+    def docs():
+        page = DOCS_PAGE.format(service=service, prefix=prefix, script=DOCS_SCRIPT)
+        return Response(page, mimetype="text/html")
+
+    @app.get(f"{prefix}/docs/<path:name>")
+    def docs_asset(name: str):
+        return send_from_directory(DOCS_DIR, name, max_age=86400)
 
     @app.get(f"{prefix}/metrics")
     def prometheus():
@@ -142,29 +173,55 @@ def create_service_app(
              expose_headers=["X-Request-ID"], max_age=600)
 
     metric_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+    access = log.info if log.isEnabledFor(logging.INFO) else None
+    operations = {(op.rule, method): op for op in [*platform_ops, *api.operations] for method in op.methods}
+    rule_prefix = len(prefix)
 
     @app.before_request
     def _start() -> None:
-        g.request_id = _request_id()
         g.started = time.perf_counter()
+        g.request_id = _request_id()
 
     @app.after_request
     def _finish(resp: Response) -> Response:
-        resp.headers["X-Request-ID"] = g.get("request_id", "")
-        endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+        request_id = g.get("request_id", "")
+        resp.headers["X-Request-ID"] = request_id
+        if settings.validate_responses:
+            resp = _checked(resp)
+        rule = request.url_rule
+        endpoint = rule.rule if rule is not None else "unmatched"
+        method = request.method
+        status = resp.status_code
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        key = (endpoint, request.method, resp.status_code)
+        key = (endpoint, method, status)
         series = metric_series.get(key)
         if series is None:  # labels() locks and hashes every call; the children never change
             series = metric_series[key] = (
-                metrics.REQUESTS.labels(service, endpoint, request.method, str(resp.status_code)),
+                metrics.REQUESTS.labels(service, endpoint, method, str(status)),
                 metrics.LATENCY.labels(service, endpoint))
         series[0].inc()
         series[1].observe(elapsed)
-        if resp.status_code >= 500 or log.isEnabledFor(logging.DEBUG):
-            log.log(logging.ERROR if resp.status_code >= 500 else logging.DEBUG, "request",
-                    extra={"method": request.method, "path": request.path, "status": resp.status_code,
-                           "ms": round(elapsed * 1000, 2)})
+        if status >= 500:  # 503 (no model yet, not ready) is expected at start: a warning, not an error
+            log.log(logging.WARNING if status == 503 else logging.ERROR, "request",
+                    extra={"method": method, "path": request.path, "status": status, "ms": round(elapsed * 1000, 2)})
+        elif access is not None:
+            access("request", extra={"method": method, "path": request.path, "status": status,
+                                     "ms": round(elapsed * 1000, 2)})
+        return resp
+
+    def _checked(resp: Response) -> Response:
+        """VALIDATE_RESPONSES (tests, debugging): a response off its documented schema becomes a 500."""
+        if request.method in ("OPTIONS", "HEAD") or resp.direct_passthrough:
+            return resp
+        rule = request.url_rule
+        op = operations.get((rule.rule[rule_prefix:], request.method)) if rule is not None else None
+        try:
+            check_response(op, request.method, resp.status_code, resp.mimetype, resp.get_data())
+        except ResponseSchemaError as exc:
+            log.error("response does not match its schema", extra={"problem": str(exc)})
+            bad = error_response(ApiError(500, "response_schema_mismatch", str(exc)))
+            bad.headers["X-Request-ID"] = resp.headers.get("X-Request-ID", "")
+            return bad
         return resp
 
     @app.errorhandler(ApiError)
@@ -179,13 +236,17 @@ def create_service_app(
     def _http_error(exc: HTTPException):
         status = exc.code or 500
         message = exc.description or exc.name
+        details: list[dict[str, Any]] = []
         if status == 413:
             message = f"request body exceeds {settings.max_content_length} bytes"
+            details = [{"field": "body", "problem": f"at most {settings.max_content_length} bytes (MAX_CONTENT_LENGTH)"}]
         elif status == 405:
-            message = f"{request.method} is not allowed here; allowed: {', '.join(sorted(exc.valid_methods or []))}"
+            allowed = ", ".join(sorted(exc.valid_methods or []))
+            message = f"{request.method} is not allowed here; allowed: {allowed}"
+            details = [{"field": "method", "problem": f"accepted: {allowed}"}]
         elif status == 404:
             message = f"no route {request.path}; see {prefix}/openapi.json"
-        resp = error_response(ApiError(status, _HTTP_CODES.get(status, "http_error"), message))
+        resp = error_response(ApiError(status, _HTTP_CODES.get(status, "http_error"), message, details))
         if status == 405 and getattr(exc, "valid_methods", None):
             resp.headers["Allow"] = ", ".join(exc.valid_methods)
         return resp
@@ -196,5 +257,5 @@ def create_service_app(
         return error_response(ApiError(500, "internal_error", f"internal error; request id {g.get('request_id')}"))
 
     if start_model_refresh:
-        holder.start(wait_seconds=settings.model_start_wait_seconds)
+        holder.start()
     return app

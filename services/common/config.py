@@ -25,11 +25,14 @@ class Settings(BaseSettings):
     model_store_uri: str = Field(DEFAULT_STORE_URI, description="file:///path or s3://bucket/prefix")
     model_cache_dir: Path = Field(PROJECT_ROOT / "var" / "cache" / "models", description="local download cache")
     model_refresh_seconds: float = Field(30.0, ge=0, description="LATEST poll interval; 0 disables polling")
-    model_start_wait_seconds: float = Field(30.0, ge=0, description="how long a starting worker waits for its "
-                                            "first model load before it takes traffic anyway")
+    model_start_wait_seconds: float = Field(30.0, ge=0, description="how long a request that reaches a worker "
+                                            "still loading its first model waits for it (then 503); /health and "
+                                            "/ready never wait")
     cors_origins: str = Field("", description="comma-separated allowed origins; '*' allows all")
     max_content_length: int = Field(1_048_576, ge=1024, description="largest request body in bytes")
     log_level: str = Field("INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    validate_responses: bool = Field(False, description="check every response against its documented schema "
+                                     "(a mismatch becomes a 500); on in tests, off in production")
 
     @field_validator("model_store_uri")
     @classmethod

@@ -42,7 +42,8 @@ class ModelHolder(Generic[ModelT]):
         self.refresh_seconds = refresh_seconds
         self._current: Loaded[ModelT] | None = None
         self._failed_version: str | None = None
-        self.last_error: str | None = "model not loaded yet"
+        self.last_error: str | None = None
+        self._activity: tuple[str, float] | None = None  # what the refresh thread is doing, since when
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._first_attempt = threading.Event()
@@ -56,32 +57,44 @@ class ModelHolder(Generic[ModelT]):
         """Load LATEST if it changed. True when a new version was swapped in."""
         with self._lock:
             try:
-                version = self.store.latest_version(self.service)
-            except Exception as exc:  # store down or empty: keep serving what we have
-                self._record_failure(None, f"cannot read LATEST: {exc}")
-                return False
-            if self._current is not None and self._current.version == version:
-                if self.last_error and self._failed_version is None:
-                    self.last_error = None
-                return False
-            if version == self._failed_version:
-                return False
-            started = time.perf_counter()
-            try:
-                directory, manifest = self.store.fetch(self.service, version)
-                model = self.loader(directory, manifest)
-            except Exception as exc:
-                self._record_failure(version, f"version {version} refused: {exc}")
-                return False
-            previous = self._current.version if self._current else None
-            self._current = Loaded(model=model, manifest=manifest)
-            self._failed_version = None
-            self.last_error = None
-            metrics.set_model_version(self.service, version, previous)
-            log.info("model loaded", extra={"service": self.service, "version": version,
-                                            "previous": previous,
-                                            "seconds": round(time.perf_counter() - started, 3)})
-            return True
+                return self._refresh()
+            finally:
+                self._activity = None
+
+    def _doing(self, what: str) -> None:
+        self._activity = (what, time.monotonic())
+
+    def _refresh(self) -> bool:
+        self._doing(f"reading {self.service}/LATEST")
+        try:
+            version = self.store.latest_version(self.service)
+        except Exception as exc:  # store down or empty: keep serving what we have
+            self._record_failure(None, f"cannot read LATEST: {exc}")
+            return False
+        if self._current is not None and self._current.version == version:
+            if self.last_error and self._failed_version is None:
+                self.last_error = None
+            return False
+        if version == self._failed_version:
+            return False
+        started = time.perf_counter()
+        try:
+            self._doing(f"fetching version {version}")
+            directory, manifest = self.store.fetch(self.service, version)
+            self._doing(f"loading version {version}")
+            model = self.loader(directory, manifest)
+        except Exception as exc:
+            self._record_failure(version, f"version {version} refused: {exc}")
+            return False
+        previous = self._current.version if self._current else None
+        self._current = Loaded(model=model, manifest=manifest)
+        self._failed_version = None
+        self.last_error = None
+        metrics.set_model_version(self.service, version, previous)
+        log.info("model loaded", extra={"service": self.service, "version": version,
+                                        "previous": previous,
+                                        "seconds": round(time.perf_counter() - started, 3)})
+        return True
 
     def _record_failure(self, version: str | None, message: str) -> None:
         if version is not None:
@@ -91,19 +104,35 @@ class ModelHolder(Generic[ModelT]):
         log.error("model refresh failed", extra={"service": self.service, "error": message,
                                                  "serving": self._current.version if self._current else None})
 
-    def start(self, wait_seconds: float = 0.0) -> None:
-        """Load in a background thread, then poll.
+    def reason(self) -> str:
+        """Why no model is served yet, naming the store: what the loader is doing, or its last error."""
+        activity = self._activity
+        if self._current is None and activity is not None:
+            what, since = activity
+            state = f"{what} for {time.monotonic() - since:.1f} s"
+            if self.last_error:
+                state += f"; last error: {self.last_error}"
+        elif self.last_error:
+            state = self.last_error
+        elif self._thread is None:
+            state = "loading has not started"
+        else:
+            state = "loading"
+        return f"{state} (store {self.store.uri})"
 
-        Waits up to `wait_seconds` for the first attempt, so a gunicorn worker (which builds
-        the app before it accepts connections) does not take traffic before its model is
-        loaded; if the store is down, the worker starts anyway and reports not ready.
-        """
+    def start(self) -> None:
+        """Load in a background thread, then poll. Returns at once: building the app, /health and
+        /ready never wait on the store (a hanging S3 endpoint must not stall liveness)."""
         if self._thread is not None:
             return
         self._thread = threading.Thread(target=self._run, name=f"model-refresh-{self.service}", daemon=True)
         self._thread.start()
-        if wait_seconds > 0:
-            self._first_attempt.wait(wait_seconds)
+
+    def wait_first_load(self, timeout: float) -> Loaded[ModelT] | None:
+        """The model, after waiting (at most `timeout` s) for the first load attempt if it is still running."""
+        if self._current is None and self._thread is not None and timeout > 0:
+            self._first_attempt.wait(timeout)
+        return self._current
 
     def _run(self) -> None:
         retry = 1.0

@@ -68,7 +68,7 @@ def test_not_ready_until_a_model_is_loaded(demo, tmp_path):
     publish(store, tmp_path, "v1", scale=2)
     assert holder.refresh()
     assert client.get("/api/demo/ready").json == {"status": "ready", "service": "demo", "model_version": "v1",
-                                                  "reason": None}
+                                                  "reason": None, "store": store.uri, "last_error": None}
     assert client.post("/api/demo/predict", json={"x": 3}).json == {"prediction": 6.0, "model_version": "v1"}
 
 
