@@ -369,10 +369,13 @@ def openapi_document(api: Api, extra_ops: list[Operation], version: str) -> dict
         return {"$ref": f"#/components/schemas/{model.__name__}"}
 
     paths: dict[str, Any] = {}
-    for op in [*extra_ops, *api.operations]:
+    tags = [{"name": api.service, "description": api.description},
+            {"name": "platform", "description": "what every service answers: health, readiness, model, docs, metrics"}]
+    for op in [*api.operations, *extra_ops]:
         path = f"/api/{api.service}" + re.sub(r"<(?:[a-z]+:)?([A-Za-z_]+)>", r"{\1}", op.rule)
+        tag = "platform" if op in extra_ops else api.service
         for method in op.methods:
-            entry: dict[str, Any] = {"summary": op.summary, "operationId": f"{method.lower()}_{op.rule.strip('/').replace('/', '_').replace('-', '_') or 'root'}"}
+            entry: dict[str, Any] = {"summary": op.summary, "tags": [tag], "operationId": f"{method.lower()}_{op.rule.strip('/').replace('/', '_').replace('-', '_') or 'root'}"}
             if op.body is not None and method in BODY_METHODS:
                 entry["requestBody"] = {"required": True,
                                         "content": {"application/json": {"schema": ref(op.body, "validation")}}}
@@ -393,6 +396,7 @@ def openapi_document(api: Api, extra_ops: list[Operation], version: str) -> dict
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{api.service} service", "version": version, "description": api.description},
+        "tags": tags,
         "paths": paths,
         "components": {"schemas": components},
     }

@@ -75,11 +75,17 @@ def _request_id() -> str:
 DOCS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{service} API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<link rel="icon" href="data:,"></head>
-<body><redoc spec-url="{prefix}/openapi.json"></redoc>
-<script src="{prefix}/docs/{script}"></script></body></html>
+<link rel="icon" href="data:,">
+<script type="module" src="{prefix}/docs/{script}"></script></head>
+<body><rapi-doc spec-url="{prefix}/openapi.json" render-style="read" show-header="false" allow-authentication="false"
+  load-fonts="false" regular-font="system-ui, sans-serif" mono-font="monospace"
+  allow-server-selection="false" schema-expand-level="2"
+  heading-text="{service} API"></rapi-doc></body></html>
 """
-DOCS_SCRIPT = "redoc.standalone.js"
+# Everything from this origin only (the viewer would otherwise fetch web fonts from a CDN).
+DOCS_CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; img-src 'self' data:; "
+            "style-src 'self' 'unsafe-inline'; font-src 'self'")
+DOCS_SCRIPT = "rapidoc-min.js"  # vendored, pinned: scripts/vendor_frontend.sh, services/common/docs/VERSIONS.txt
 
 
 def create_service_app(
@@ -121,7 +127,7 @@ def create_service_app(
         Operation("/model", ("GET",), "The loaded model's manifest: version, metrics, baselines",
                   None, None, ModelInfo),
         Operation("/openapi.json", ("GET",), "This document", None, None, None, needs_model=False),
-        Operation("/docs", ("GET",), "This document for people (ReDoc, vendored)", None, None, None,
+        Operation("/docs", ("GET",), "This document for people (RapiDoc, vendored and pinned)", None, None, None,
                   needs_model=False),
         Operation("/metrics", ("GET",), "Prometheus metrics (text)", None, None, None, needs_model=False),
     ]
@@ -155,7 +161,9 @@ def create_service_app(
     @app.get(f"{prefix}/docs")
     def docs():
         page = DOCS_PAGE.format(service=service, prefix=prefix, script=DOCS_SCRIPT)
-        return Response(page, mimetype="text/html")
+        resp = Response(page, mimetype="text/html")
+        resp.headers["Content-Security-Policy"] = DOCS_CSP
+        return resp
 
     @app.get(f"{prefix}/docs/<path:name>")
     def docs_asset(name: str):

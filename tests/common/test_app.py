@@ -228,3 +228,16 @@ def test_bad_configuration_names_the_variable(monkeypatch):
     monkeypatch.setenv("MODEL_STORE_URI", "ftp://nope")
     with pytest.raises(ConfigError, match="MODEL_STORE_URI"):
         load_settings()
+
+
+def test_docs_page_uses_the_vendored_viewer(demo):
+    client = demo[0].test_client()
+    page = client.get("/api/demo/docs")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert 'src="/api/demo/docs/rapidoc-min.js"' in html and 'spec-url="/api/demo/openapi.json"' in html
+    assert "https://" not in html and "http://" not in html  # no CDN
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    script = client.get("/api/demo/docs/rapidoc-min.js")
+    assert script.status_code == 200 and len(script.data) > 100_000
+    assert client.get("/api/demo/docs/../config.py").status_code == 404
