@@ -8,8 +8,7 @@ from services.common.app import create_service_app
 from services.common.config import Settings
 
 from . import model as demand_model
-from .schemas import (CatalogResponse, PredictRequest, PredictResponse, PriceCurveRequest, PriceCurveResponse,
-                      parse_day)
+from .schemas import CatalogResponse, PredictRequest, PredictResponse, PriceCurveRequest, PriceCurveResponse
 
 
 def promotion_of(body: PredictRequest) -> demand_model.Promotion:
@@ -35,7 +34,7 @@ def build_api() -> Api:
     def predict(body: PredictRequest):
         loaded = current_model()
         promo = promotion_of(body)
-        result = loaded.model.predict(body.store_id, body.product_id, parse_day(body.date),
+        result = loaded.model.predict(body.store_id, body.product_id, body.date,
                                       body.price, body.base_price, promo)
         return PredictResponse(model_version=loaded.version, **result)
 
@@ -44,7 +43,7 @@ def build_api() -> Api:
                        "revenue-maximising price")
     def price_curve(body: PriceCurveRequest):
         loaded = current_model()
-        result = loaded.model.price_curve(body.store_id, body.product_id, parse_day(body.date),
+        result = loaded.model.price_curve(body.store_id, body.product_id, body.date,
                                           body.base_price, body.price_min, body.price_max, body.steps)
         return PriceCurveResponse(model_version=loaded.version, **result)
 

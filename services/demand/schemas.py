@@ -2,61 +2,50 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 from services.common.api import RequestModel
+from services.common.fields import Flag, date_field
 
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2035, 12, 31)
+Day = date_field(earliest=FIRST_DATE, latest=LAST_DATE)
 
 
-def parse_day(value: str) -> date:
-    try:
-        day = date.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError("must be a date YYYY-MM-DD") from None
-    if not FIRST_DATE <= day <= LAST_DATE:
-        raise ValueError(f"must be between {FIRST_DATE} and {LAST_DATE}")
-    return day
-
-
-def normalise_id(value: int | str) -> str:
-    text = str(value).strip()
-    if not text.isdigit() or len(text) > 16:
-        raise ValueError("must be a numeric id (an integer or a string of digits); see GET /api/demand/catalog")
+def normalise_id(value: Any) -> str:
+    text = str(value).strip() if type(value) in (int, str) else ""
+    if not text.isascii() or not text.isdigit() or len(text) > 16:
+        raise PydanticCustomError("numeric_id", "must be a numeric id (an integer or a string of digits); "
+                                                "see GET /api/demand/catalog")
     return text
 
 
+NumericId = Annotated[str, PlainValidator(normalise_id),
+                      WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": "^[0-9]{1,16}$"}]})]
+"""An id sent as a number or a string of digits; the view gets the string of digits."""
+
+
 class Target(RequestModel):
-    date: str = Field(description="any day of the week to predict, YYYY-MM-DD; weeks run Thursday..Wednesday "
+    date: Day = Field(description="any day of the week to predict, YYYY-MM-DD; weeks run Thursday..Wednesday "
                                   "and are named by their Wednesday, as in the data", examples=["2011-06-15"])
-    store_id: int | str = Field(description="store number (STORE_NUM), e.g. 25027; see GET /api/demand/catalog",
+    store_id: NumericId = Field(description="store number (STORE_NUM), e.g. 25027; see GET /api/demand/catalog",
                                 examples=[25027])
-    product_id: int | str = Field(description="product UPC, e.g. 7192100337; see GET /api/demand/catalog",
+    product_id: NumericId = Field(description="product UPC, e.g. 7192100337; see GET /api/demand/catalog",
                                   examples=["7192100337"])
     base_price: float | None = Field(None, gt=0, le=1000, description="regular price in USD; default: the "
                                                                       "product's usual base price in the training data")
-
-    @field_validator("date")
-    @classmethod
-    def _date(cls, value: str) -> str:
-        parse_day(value)
-        return value
-
-    @field_validator("store_id", "product_id")
-    @classmethod
-    def _id(cls, value: int | str) -> str:
-        return normalise_id(value)
 
 
 class PredictRequest(Target):
     price: float = Field(gt=0, le=1000, description="shelf price in USD", examples=[4.99])
     promotion: bool | None = Field(None, description="true = on display and in the feature ad (the seed's field); "
                                                      "send either this or display/feature/tpr")
-    display: int | None = Field(None, ge=0, le=1, description="0/1 in-store display")
-    feature: int | None = Field(None, ge=0, le=1, description="0/1 featured in the retailer's ad")
-    tpr: int | None = Field(None, ge=0, le=1, description="0/1 temporary price reduction only; default: 1 when "
-                                                          "price < base_price without display or feature (as in the data)")
+    display: Flag | None = Field(None, description="in-store display: 0/1 or false/true")
+    feature: Flag | None = Field(None, description="featured in the retailer's ad: 0/1 or false/true")
+    tpr: Flag | None = Field(None, description="temporary price reduction only: 0/1 or false/true; default: 1 when "
+                                               "price < base_price without display or feature (as in the data)")
 
 
 class PredictResponse(BaseModel):

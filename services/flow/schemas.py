@@ -1,45 +1,62 @@
 """Request and response schemas of the flow API (validated here, published in openapi.json)."""
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Union
+from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, Field, RootModel, field_validator
+from pydantic import BaseModel, Discriminator, Field, RootModel, Tag, ValidationInfo, field_validator
 
 from services.common.api import QueryModel, RequestModel
+from services.common.fields import Text, Timestamp
 
 from .config import MAX_BATCH
-
-
-def parse_ts(value: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError("must be an ISO 8601 time with a timezone, e.g. 2025-12-21T18:00:00Z") from None
-    if parsed.tzinfo is None:
-        raise ValueError("must carry a timezone (Z or +01:00), e.g. 2025-12-21T18:00:00Z")
-    return parsed
+from .stadiums import load_stadiums
 
 
 class Reading(RequestModel):
-    """One turnstile reading: one gate, one minute."""
+    """One turnstile reading: one gate, one minute. Stadium, gate and lanes are checked against
+    the stadium configuration here, so every bad reading of a batch is named in one answer."""
 
     stadiumId: str = Field(min_length=2, max_length=40, description="see GET /api/flow/stadiums",
                            examples=["RABAT"])
     gateId: str = Field(pattern=r"^G[0-9]{1,3}$", description="G1..Gn of the stadium", examples=["G3"])
-    ts: str = Field(max_length=40, description="end of the minute the reading covers, ISO 8601 with timezone",
-                    examples=["2025-12-21T18:00:00Z"])
+    ts: Timestamp = Field(description="end of the minute the reading covers, ISO 8601 with timezone",
+                          examples=["2025-12-21T18:00:00Z"])
     perMinuteCount: int = Field(ge=0, le=10_000, description="fans through the turnstiles in the minute")
     avgProcessingTime: float = Field(ge=0, le=600, description="mean seconds per fan at a turnstile")
     queueLength: int = Field(ge=0, le=100_000, description="fans queuing at the end of the minute")
     openLanes: int | None = Field(None, ge=0, le=200,
                                   description="open lanes; default: the gate's configured lanes")
 
-    @field_validator("ts")
+    @field_validator("stadiumId")
     @classmethod
-    def _ts(cls, value: str) -> str:
-        parse_ts(value)
+    def _stadium(cls, value: str) -> str:
+        stadiums = load_stadiums()
+        if value not in stadiums:
+            raise ValueError(f"unknown stadium; known: {', '.join(stadiums)}")
         return value
+
+    @field_validator("gateId")
+    @classmethod
+    def _gate(cls, value: str, info: ValidationInfo) -> str:
+        stadium = load_stadiums().get(info.data.get("stadiumId", ""))
+        if stadium is not None and stadium.gate(value) is None:
+            raise ValueError(f"unknown gate of {stadium.id}; known: G1..G{len(stadium.gates)}")
+        return value
+
+    @field_validator("openLanes")
+    @classmethod
+    def _lanes(cls, value: int | None, info: ValidationInfo) -> int | None:
+        stadium = load_stadiums().get(info.data.get("stadiumId", ""))
+        gate = stadium.gate(info.data.get("gateId", "")) if stadium is not None else None
+        if value is not None and gate is not None and value > gate.lanes:
+            raise ValueError(f"{gate.id} has {gate.lanes} lanes")
+        return value
+
+    def lanes(self) -> int:
+        """Open lanes, defaulting to the gate's configured lanes."""
+        if self.openLanes is not None:
+            return self.openLanes
+        return load_stadiums()[self.stadiumId].gate(self.gateId).lanes
 
 
 class ReadingBatch(RequestModel):
@@ -47,8 +64,18 @@ class ReadingBatch(RequestModel):
                                     description=f"1..{MAX_BATCH} readings; one bad reading rejects the batch")
 
 
-class IngestRequest(RootModel[Union[Reading, ReadingBatch]]):
-    """One reading, or {"readings": [...]}."""
+def _shape(value: Any) -> str:
+    return "batch" if isinstance(value, dict) and "readings" in value else "reading"
+
+
+class IngestRequest(RootModel[Annotated[Union[Annotated[ReadingBatch, Tag("batch")], Annotated[Reading, Tag("reading")]],
+                                        Discriminator(_shape)]]):
+    """One reading, or {"readings": [...]} (chosen by the "readings" key, so errors name the fields
+    of the shape that was sent)."""
+
+    @property
+    def readings(self) -> list[Reading]:
+        return self.root.readings if isinstance(self.root, ReadingBatch) else [self.root]
 
 
 class IngestResponse(BaseModel):
@@ -57,7 +84,7 @@ class IngestResponse(BaseModel):
 
 
 class StatusQuery(QueryModel):
-    stadiumId: str = Field(min_length=1, max_length=40, description="see GET /api/flow/stadiums")
+    stadiumId: Text = Field(min_length=1, max_length=40, description="see GET /api/flow/stadiums")
 
 
 class Redirect(BaseModel):

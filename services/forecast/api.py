@@ -20,7 +20,7 @@ def build_api() -> Api:
     def predict(body: PredictRequest):
         loaded = current_model()
         result = loaded.model.predict(team_a=body.team_a, team_b=body.team_b, stadium=body.stadium,
-                                      time=body.time, stage=body.stage, day=body.date)
+                                      hour=body.time, stage=body.stage, day=body.date)
         return PredictResponse(model_version=loaded.version, **result)
 
     @api.route("/stadiums", response=StadiumsResponse, summary="Known stadiums, capacities and accepted aliases")

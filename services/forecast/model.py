@@ -12,8 +12,7 @@ from typing import Any
 from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
-from .features import (FEATURE_NAMES, TeamStats, canonical_stage, feature_matrix, feature_row, interval,
-                       kickoff_hour, normalize)
+from .features import FEATURE_NAMES, TeamStats, feature_matrix, feature_row, interval, normalize
 
 
 class UnknownInput(InputError):
@@ -58,22 +57,20 @@ class ForecastModel:
             return text.strip(), self.neutral
         return name, self.teams[name]
 
-    def predict(self, *, team_a: str, team_b: str, stadium: str, time: str, stage: str,
-                day: str | None) -> dict[str, Any]:
+    def predict(self, *, team_a: str, team_b: str, stadium: str, hour: float, stage: str,
+                day: date | None) -> dict[str, Any]:
+        """`stage` is a canonical stage name and `hour` the kickoff hour (the request schema parses both)."""
         warnings: list[str] = []
         stadium_name, note = self.resolve_stadium(stadium)
         if note:
             warnings.append(note)
         entry = self.stadiums[stadium_name]
-        stage_name = canonical_stage(stage)
-        hour = kickoff_hour(time)
-        if stage_name is None or hour is None:  # the schema has checked both already
-            raise UnknownInput("stage" if stage_name is None else "time", "not understood")
+        stage_name = stage
         name_a, stats_a = self.resolve_team(team_a, warnings)
         name_b, stats_b = self.resolve_team(team_b, warnings)
         if normalize(name_a) == normalize(name_b):
             raise UnknownInput("team_b", "must differ from team_a")
-        year = date.fromisoformat(day).year if day else self.default_year
+        year = day.year if day else self.default_year
         hosts = set(entry["hosts"])
         row = feature_row(capacity=entry["capacity"], stage=stage_name, hour=hour,
                           host_match=name_a in hosts or name_b in hosts,

@@ -2,51 +2,49 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, PlainValidator, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
 
 from services.common.api import RequestModel
+from services.common.fields import Text, date_field
 
 from .features import accepted_stages, canonical_stage, kickoff_hour
 
 
+def _stage(value: str) -> str:
+    stage = canonical_stage(value)
+    if stage is None:
+        raise PydanticCustomError("stage", "unknown stage; accepted: {accepted} (or common spellings)",
+                                  {"accepted": ", ".join(accepted_stages())})
+    return stage
+
+
+def _kickoff(value: Any) -> float:
+    hour = kickoff_hour(value) if type(value) is str and len(value) <= 20 else None
+    if hour is None:
+        raise PydanticCustomError("kickoff", "must be 'HH:MM' (00:00..23:59) or one of Afternoon, Evening, Night")
+    return hour
+
+
+Stage = Annotated[str, AfterValidator(_stage)]
+"""A stage as people write it; the view gets the data's name for it ('semis' -> 'Semi-Finals')."""
+Kickoff = Annotated[float, PlainValidator(_kickoff), WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 20})]
+"""'HH:MM' or a part of the day; the view gets the local kickoff hour as a float."""
+MatchDay = date_field(earliest=date(1900, 1, 1), latest=date(2100, 12, 31))
+
+
 class PredictRequest(RequestModel):
-    team_a: str = Field(min_length=1, max_length=80, examples=["Morocco"])
-    team_b: str = Field(min_length=1, max_length=80, examples=["France"])
-    stadium: str = Field(min_length=1, max_length=120, description="a stadium name, a common alias or a city",
-                         examples=["Grand Stade de Marrakech"])
-    time: str = Field(min_length=1, max_length=20, description="kickoff 'HH:MM' (local) or 'Afternoon', "
-                      "'Evening', 'Night'", examples=["Night"])
-    stage: str = Field(min_length=1, max_length=40, description="'Group Stage', 'Round of 16', 'Quarter-Finals', "
-                       "'Third Place', 'Semi-Finals', 'Final' (common spellings accepted)", examples=["Semi-Final"])
-    date: str | None = Field(None, description="match day, YYYY-MM-DD (optional)", examples=["2026-01-14"])
-
-    @field_validator("time")
-    @classmethod
-    def _time(cls, value: str) -> str:
-        if kickoff_hour(value) is None:
-            raise ValueError("must be 'HH:MM' (00:00..23:59) or one of Afternoon, Evening, Night")
-        return value
-
-    @field_validator("stage")
-    @classmethod
-    def _stage(cls, value: str) -> str:
-        if canonical_stage(value) is None:
-            raise ValueError(f"unknown stage; accepted: {', '.join(accepted_stages())} (or common spellings)")
-        return value
-
-    @field_validator("date")
-    @classmethod
-    def _date(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            parsed = date.fromisoformat(value)
-        except ValueError:
-            raise ValueError("must be a date as YYYY-MM-DD") from None
-        if len(value) != 10 or not 1900 <= parsed.year <= 2100:
-            raise ValueError("must be a date as YYYY-MM-DD between 1900 and 2100")
-        return value
+    team_a: Text = Field(min_length=1, max_length=80, examples=["Morocco"])
+    team_b: Text = Field(min_length=1, max_length=80, examples=["France"])
+    stadium: Text = Field(min_length=1, max_length=120, description="a stadium name, a common alias or a city",
+                          examples=["Grand Stade de Marrakech"])
+    time: Kickoff = Field(description="kickoff 'HH:MM' (local) or 'Afternoon', 'Evening', 'Night'",
+                          examples=["Night"])
+    stage: Stage = Field(min_length=1, max_length=40, description="'Group Stage', 'Round of 16', 'Quarter-Finals', "
+                         "'Third Place', 'Semi-Finals', 'Final' (common spellings accepted)", examples=["Semi-Final"])
+    date: MatchDay | None = Field(None, description="match day, YYYY-MM-DD (optional)", examples=["2026-01-14"])
 
     @field_validator("team_a", "team_b", "stadium")
     @classmethod

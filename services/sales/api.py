@@ -8,7 +8,7 @@ from services.common.app import create_service_app
 from services.common.config import Settings
 
 from . import model as sales_model
-from .calendar import parse_date, week_ending
+from .calendar import week_ending
 from .schemas import (ForecastRequest, ForecastResponse, HistoryQuery, HistoryResponse, PredictRequest,
                       PredictResponse, StoresResponse)
 
@@ -21,7 +21,7 @@ def build_api() -> Api:
                summary="Predict one store's sales for the week containing Date")
     def predict(body: PredictRequest):
         loaded = current_model()
-        week = week_ending(parse_date(body.Date))
+        week = week_ending(body.Date)
         result = loaded.model.predict(
             body.Store, week, holiday=body.Holiday_Flag, temperature=body.Temperature,
             fuel_price=body.Fuel_Price, cpi=body.CPI, unemployment=body.Unemployment)
@@ -40,7 +40,7 @@ def build_api() -> Api:
     def history(query: HistoryQuery):
         loaded = current_model()
         rows = loaded.model.history(query.store_id, query.weeks)
-        return {"store_id": query.store_id, "model_version": loaded.version, "history": rows}
+        return HistoryResponse(store_id=query.store_id, model_version=loaded.version, history=rows)
 
     @api.route("/stores", response=StoresResponse, summary="Known stores and the weeks the history covers")
     def stores():

@@ -1,26 +1,7 @@
 """Weeks as the data has them: each row is the week (Saturday..Friday) ending on a Friday."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from functools import lru_cache
-
-DATE_FORMATS = ("%d-%m-%Y", "%Y-%m-%d")
-
-
-@lru_cache(maxsize=4096)
-def parse_date(text: str) -> date:
-    """DD-MM-YYYY (as in the data) or ISO YYYY-MM-DD.
-
-    Cached: the schema validates the text and the view then uses the date, so each request
-    parses the same string twice, and clients ask for the same few weeks over and over.
-    """
-    for fmt in DATE_FORMATS:
-        try:
-            return datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-    raise ValueError("must be a date as DD-MM-YYYY or YYYY-MM-DD")
-
+from datetime import date, timedelta
 
 def week_ending(day: date) -> date:
     """The Friday that ends the Saturday..Friday week containing `day`."""

@@ -1,40 +1,35 @@
 """Request and response schemas of the sales API (validated here, published in openapi.json)."""
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
 from services.common.api import QueryModel, RequestModel
+from services.common.fields import Money, date_field
 
-from .calendar import parse_date
+SalesDay = date_field(day_first=True)
 
 
 class PredictRequest(RequestModel):
     Store: int = Field(ge=1, le=10_000, description="store number, 1..45 in the shipped data")
-    Date: str = Field(pattern=r"^(\d{2}-\d{2}-\d{4}|\d{4}-\d{2}-\d{2})$", description="a day in the week to predict, DD-MM-YYYY or YYYY-MM-DD; "
-                                  "the week is Saturday..Friday, named by its Friday", examples=["10-08-2012"])
+    Date: SalesDay = Field(description="a day in the week to predict, DD-MM-YYYY or YYYY-MM-DD; "
+                                       "the week is Saturday..Friday, named by its Friday", examples=["10-08-2012"])
     Holiday_Flag: int = Field(ge=0, le=1, description="1 if the week holds a holiday, else 0")
     Temperature: float = Field(ge=-60, le=140, description="average temperature, deg F")
     Fuel_Price: float = Field(gt=0, le=20, description="fuel price, USD per gallon")
     CPI: float = Field(gt=0, le=1000, description="consumer price index")
     Unemployment: float = Field(ge=0, le=100, description="unemployment rate, percent")
 
-    @field_validator("Date")
-    @classmethod
-    def _date(cls, value: str) -> str:
-        parse_date(value)
-        return value
-
 
 class Components(BaseModel):
-    random_forest: float
-    xgboost: float
+    random_forest: Money
+    xgboost: Money
 
 
 class PredictResponse(BaseModel):
-    prediction: float
+    prediction: Money = Field(description="weekly sales, USD, rounded to cents")
     components: Components
     model_version: str
-    week_ending: str = Field(description="the Friday that names the predicted week")
+    week_ending: str = Field(description="the Friday that names the predicted week, YYYY-MM-DD")
     lags_from: str = Field(description="'history' or 'forecast' (weeks after the history use ARIMA forecasts)")
 
 
@@ -45,9 +40,9 @@ class ForecastRequest(RequestModel):
 
 class ForecastPoint(BaseModel):
     Date: str
-    Sales: float
-    lower: float
-    upper: float
+    Sales: Money
+    lower: Money
+    upper: Money
 
 
 class ForecastResponse(BaseModel):
@@ -59,7 +54,7 @@ class ForecastResponse(BaseModel):
 
 class HistoryPoint(BaseModel):
     Date: str
-    Sales: float
+    Sales: Money
 
 
 class HistoryQuery(QueryModel):
