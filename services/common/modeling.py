@@ -84,19 +84,29 @@ class Conformal:
     """Intervals for any model: residuals from a backtest of it on the fitting frame itself
     (`calibration` is a split plan laid on that frame, so only rows before the caller's origin are
     used), optionally per value of a column (`by="horizon"` on a stacked frame); then the model is
-    fitted on the whole frame. predict is the wrapped model's."""
+    fitted on the whole frame. predict is the wrapped model's.
+
+    `relative=True` calibrates |log(actual / prediction)| and gives prediction x exp(-+q): for
+    positive targets whose errors scale with the level (a store ten times larger errs ten times
+    more), one width in log terms fits every series where one width in units fits none."""
 
     def __init__(self, model: Any, calibration: Any, *, by: str | None = None, target: str = "y",
-                 name: str | None = None):
+                 name: str | None = None, relative: bool = False):
         self.model, self.calibration, self.by, self.target = model, calibration, by, target
         self.name = name or model.name
+        self.relative = relative
 
     def fit(self, frame: pd.DataFrame) -> "Conformal":
         from .backtest import backtest
 
         table = backtest([self.model], frame, self.calibration, target=self.target,
                          carry=[self.by] if self.by else (), quiet=True)
-        residuals = (table["actual"] - table["prediction"]).abs()
+        if self.relative:
+            if not ((table["actual"] > 0).all() and (table["prediction"] > 0).all()):
+                raise ValueError(f"{self.name}: relative intervals need positive actuals and predictions")
+            residuals = np.log(table["actual"] / table["prediction"]).abs()
+        else:
+            residuals = (table["actual"] - table["prediction"]).abs()
         self.residuals_ = {"*": residuals.to_numpy()}
         if self.by:
             self.residuals_.update({k: g.to_numpy() for k, g in residuals.groupby(table[self.by])})
@@ -119,4 +129,6 @@ class Conformal:
 
     def predict_interval(self, frame: pd.DataFrame, level: float) -> tuple[np.ndarray, np.ndarray]:
         centre, width = self.predict(frame), self.half_widths(frame, level)
+        if self.relative:
+            return centre * np.exp(-width), centre * np.exp(width)
         return centre - width, centre + width

@@ -88,8 +88,10 @@ class RollingOrigin:
     def __post_init__(self):
         if self.horizon < 1 or self.min_fit < 1 or (self.step is not None and self.step < 1):
             raise ValueError("horizon, step and min_fit must be >= 1")
-        if self.cutoffs is None and (self.n_validation < 1 or self.n_test < 1):
-            raise ValueError("a plan needs at least one validation and one test window")
+        # n_validation=0 is for calibration plans (Conformal), which choose nothing; choose() still
+        # refuses a table without validation rows.
+        if self.cutoffs is None and (self.n_validation < 0 or self.n_test < 1):
+            raise ValueError("a plan needs at least one test window and no negative count of validation windows")
         if self.cutoffs is not None and set(self.cutoffs) != set(ROLES):
             raise ValueError(f"cutoffs must name both roles {ROLES}")
 

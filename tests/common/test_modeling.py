@@ -201,6 +201,37 @@ def test_conformal_intervals_cover_what_they_claim_on_held_out_rows():
         conformal_quantile(np.arange(3), 0.9)
 
 
+def test_relative_conformal_fits_series_of_different_scales():
+    """One width in log terms covers a small and a large series alike; one width in units cannot."""
+    rng = np.random.default_rng(5)
+    n = 300
+    frame = pd.DataFrame({"unique_id": np.repeat([0, 1], n), "ds": np.tile(np.arange(n), 2),
+                          "y": np.concatenate([10 * np.exp(rng.normal(0, 0.1, n)), 1000 * np.exp(rng.normal(0, 0.1, n))])})
+    calibration = RollingOrigin("ds", horizon=10, n_validation=0, n_test=10)
+    plan = RollingOrigin("ds", horizon=50, n_validation=1, n_test=1)
+    for relative in (True, False):
+        model = Conformal(MeanByKey(name="mean", key="unique_id"), calibration, relative=relative)
+        table = backtest([model], frame, plan, level=0.8, keys=["unique_id"])
+        test = table[table["role"] == "test"]
+        small, large = (test[test["unique_id"] == k] for k in (0, 1))
+        cover = [ev.coverage(p["actual"], p["lower"], p["upper"]) for p in (small, large)]
+        if relative:
+            assert all(0.65 <= c <= 0.95 for c in cover), cover
+            assert np.allclose(small["upper"] / small["prediction"], large["upper"] / large["prediction"])
+        else:
+            assert cover[0] == 1.0 and cover[1] < 0.75, cover      # too wide for the small, too narrow for the large
+    with pytest.raises(ValueError, match="positive"):
+        Conformal(MeanByKey(name="mean"), calibration, relative=True).fit(frame.assign(y=frame["y"] - 500))
+
+
+def test_a_calibration_plan_may_have_no_validation_folds():
+    frame = seasonal_frame(60, stores=1)
+    folds = RollingOrigin("ds", horizon=5, n_validation=0, n_test=4, step=1).folds(frame)
+    assert [f.role for f in folds] == ["test"] * 4 and [f.origin for f in folds] == [51, 52, 53, 54]
+    with pytest.raises(ValueError, match="at least one test window"):
+        RollingOrigin("ds", horizon=5, n_validation=0, n_test=0)
+
+
 # -- the choice -----------------------------------------------------------------------------------
 def flow(frame, **kwargs):
     return run(frame, RollingOrigin("ds", horizon=7, n_validation=4, n_test=3),
