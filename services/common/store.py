@@ -18,7 +18,18 @@ from urllib.parse import urlparse
 
 from .manifest import MANIFEST_NAME, IntegrityError, sha256_file, verify_files
 
-VERSION_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# One rule for every name that becomes part of a key (service, version, file): a single path
+# segment that starts with a letter or digit, so no name can climb out of its folder or prefix.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+VERSION_PATTERN = NAME_PATTERN
+
+
+def check_name(kind: str, name: str) -> str:
+    """`name` if it is a valid service, version or file name, else a StoreError saying why."""
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise StoreError(f"{name!r} is not a valid {kind} name: one path segment of letters, digits, '.', '_' "
+                         "or '-', starting with a letter or digit")
+    return name
 
 
 class StoreError(RuntimeError):
@@ -33,12 +44,19 @@ class Backend(Protocol):
     def list_dirs(self, prefix: str) -> list[str]: ...
 
 
+def _check_key(key: str) -> str:
+    parts = key.split("/")
+    for part in parts:
+        check_name("key segment", part)
+    return key
+
+
 class FileBackend:
     def __init__(self, root: Path):
         self.root = Path(root)
 
     def _path(self, key: str) -> Path:
-        return self.root / key
+        return self.root / _check_key(key)
 
     def read_text(self, key: str) -> str:
         try:
@@ -88,6 +106,7 @@ class S3Backend:
         )
 
     def _key(self, key: str) -> str:
+        _check_key(key)
         return f"{self.prefix}/{key}" if self.prefix else key
 
     def _call(self, what: str, fn, *args, **kwargs):
@@ -147,6 +166,7 @@ class ModelStore:
 
     # -- reading -----------------------------------------------------------
     def latest_version(self, service: str) -> str:
+        check_name("service", service)
         version = self.backend.read_text(f"{service}/LATEST").strip()
         if not VERSION_PATTERN.match(version):
             raise StoreError(f"{service}/LATEST holds no valid version name")
@@ -160,9 +180,11 @@ class ModelStore:
             return False
 
     def versions(self, service: str) -> list[str]:
+        check_name("service", service)
         return [v for v in self.backend.list_dirs(service) if VERSION_PATTERN.match(v)]
 
     def manifest(self, service: str, version: str) -> dict[str, Any]:
+        check_name("service", service)
         self._check_version(version)
         try:
             return json.loads(self.backend.read_text(f"{service}/{version}/{MANIFEST_NAME}"))
@@ -177,8 +199,7 @@ class ModelStore:
         target = self.cache_dir / service / version
         target.mkdir(parents=True, exist_ok=True)
         for name, entry in manifest.get("files", {}).items():
-            if "/" in name or name.startswith("."):
-                raise IntegrityError(f"{name}: file names may not contain paths")
+            _check_file_name(name)
             local = target / name
             if local.is_file() and sha256_file(local) == entry.get("sha256"):
                 continue
@@ -196,10 +217,16 @@ class ModelStore:
     # -- writing -----------------------------------------------------------
     def publish(self, service: str, directory: Path) -> str:
         """Upload a built version folder, then point LATEST at it. Returns the version."""
+        check_name("service", service)
         directory = Path(directory)
         manifest = json.loads((directory / MANIFEST_NAME).read_text())
-        version = manifest["version"]
+        version = manifest.get("version")
         self._check_version(version)
+        if manifest.get("service") != service:
+            raise IntegrityError(f"{directory}: manifest names service {manifest.get('service')!r}, "
+                                 f"not {service!r}")
+        for name in manifest.get("files", {}):
+            _check_file_name(name)  # the same rule fetch applies, before anything is written
         verify_files(directory, manifest)
         for name in manifest["files"]:
             self.backend.upload(directory / name, f"{service}/{version}/{name}")
@@ -219,5 +246,11 @@ class ModelStore:
 
     @staticmethod
     def _check_version(version: str) -> None:
-        if not VERSION_PATTERN.match(version or ""):
+        if not isinstance(version, str) or not VERSION_PATTERN.match(version):
             raise StoreError(f"{version!r} is not a valid version name")
+
+
+def _check_file_name(name: str) -> None:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name) or name == MANIFEST_NAME:
+        raise IntegrityError(f"{name!r}: file names may not contain paths (one segment of letters, digits, "
+                             "'.', '_' or '-', starting with a letter or digit; not manifest.json)")

@@ -132,3 +132,62 @@ def test_cli_lists_and_rolls_back(file_store_uri, tmp_path, capsys):
     assert store.latest_version("demo") == "v1"
     assert store_cli.main(["--store-uri", file_store_uri, "rollback", "demo", "v7"]) == 2
     assert "error" in capsys.readouterr().err and store.latest_version("demo") == "v1"
+
+
+def _all_files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("evil", ["../victim-v0/model.onnx", "../../../x", "/etc/x", ".hidden", "sub/model.json"])
+def test_publish_refuses_file_names_that_fetch_refuses(store_uri, tmp_path, evil):
+    """A manifest naming a path was once uploaded outside its version folder (over another version's file)."""
+    store = ModelStore(store_uri, tmp_path / "cache")
+    store.publish("demo", make_version(tmp_path, "v0", "victim"))
+    folder = make_version(tmp_path, "v1", "attacker")
+    target = (folder / evil) if not evil.startswith("/") else Path(evil)
+    if not evil.startswith("/"):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("overwritten")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"][evil] = {"sha256": "0" * 64, "bytes": 11}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    before = _all_files(tmp_path)
+    with pytest.raises(IntegrityError, match="file names may not contain paths"):
+        store.publish("demo", folder)
+    assert store.latest_version("demo") == "v0" and store.versions("demo") == ["v0"]
+    assert _all_files(tmp_path) == before  # nothing written, inside the store or out of it
+    directory, _ = store.fetch("demo", "v0")
+    assert json.loads((directory / "model.json").read_text()) == {"payload": "victim"}
+
+
+@pytest.mark.parametrize("service", ["../../x", "..", "a/b", "", ".x", "demo/../../x"])
+def test_publish_and_fetch_refuse_service_names_that_are_paths(file_store_uri, tmp_path, service):
+    store = ModelStore(file_store_uri, tmp_path / "cache")
+    folder = make_version(tmp_path, "v1")
+    before = _all_files(tmp_path)
+    with pytest.raises(StoreError, match="not a valid service name"):
+        store.publish(service, folder)
+    with pytest.raises(StoreError, match="not a valid service name"):
+        store.latest_version(service)
+    assert _all_files(tmp_path) == before
+
+
+def test_publish_refuses_a_manifest_of_another_service(file_store_uri, tmp_path):
+    store = ModelStore(file_store_uri, tmp_path / "cache")
+    with pytest.raises(IntegrityError, match="names service 'demo'"):
+        store.publish("sales", make_version(tmp_path, "v1"))
+    assert not store.has_latest("sales")
+
+
+def test_cli_publish_refuses_a_path_as_service(tmp_path, capsys):
+    from services.common import store_cli
+
+    root = tmp_path / "a" / "b" / "store"
+    uri = root.as_uri()
+    folder = make_version(tmp_path, "v1")
+    before = _all_files(tmp_path)
+    assert store_cli.main(["--store-uri", uri, "publish", "../../x", str(folder)]) == 2
+    assert "not a valid service name" in capsys.readouterr().err
+    assert _all_files(tmp_path) == before and not (tmp_path / "a" / "x").exists()
+    assert store_cli.main(["--store-uri", uri, "publish", "demo", str(folder)]) == 0
+    assert (root / "demo" / "LATEST").read_text().strip() == "v1"
