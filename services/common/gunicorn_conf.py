@@ -1,18 +1,19 @@
 """gunicorn settings shared by every service image and by the local gateway.
 
 Environment: PORT (default 8080), HOST (default 0.0.0.0 in containers), WEB_CONCURRENCY
-(workers, default 2), GUNICORN_THREADS (default 1), PROMETHEUS_MULTIPROC_DIR.
+(workers, default 2), PROMETHEUS_MULTIPROC_DIR.
 """
 import os
 import tempfile
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-worker_class = "gthread" if threads > 1 else "sync"
+# gevent: slow and idle clients cost a greenlet, not a worker (services/common/workers.py says why).
+worker_class = "services.common.workers.JsonErrorGeventWorker"
+worker_connections = 1000  # per worker; beyond it new connections wait in the listen backlog
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-keepalive = 5
+keepalive = 5  # also the longest a client may take to send a request's headers (gevent.Timeout)
 # Bound request lines and headers: slow or huge headers are refused before the app sees them.
 limit_request_line = 8190
 limit_request_fields = 100
