@@ -181,7 +181,7 @@ def read_body() -> bytes:
                                             f"encoding or an early disconnect ({type(exc).__name__})",
                        [{"field": "body", "problem": "send a valid chunked encoding or a Content-Length"}]) from None
     if len(data) > limit:
-        raise _too_large(limit, "more than that, chunked")
+        raise _too_large(limit, "chunked, longer than that")
     return data
 
 
