@@ -34,6 +34,25 @@ def test_serves_the_frontend_and_lists_services(client):
     assert client.get("/api/services").json == {"services": ["sales"]}
 
 
+def test_favicon_is_served(client):
+    resp = client.get("/favicon.ico")
+    assert resp.status_code == 200 and resp.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert resp.mimetype in ("image/vnd.microsoft.icon", "image/x-icon")
+
+
+def test_every_request_is_logged_once_at_info(client, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="services.http"):
+        client.get("/api/sales/health", headers={"X-Request-ID": "trace-me-1"})
+        client.post("/api/sales/forecast", json={"store_id": 1, "steps": 1}, headers={"X-Request-ID": "trace-me-2"})
+    lines = [r for r in caplog.records if r.name == "services.http" and r.getMessage() == "request"]
+    assert [(r.levelname, r.method, r.path, r.status, r.request_id) for r in lines] == [
+        ("INFO", "GET", "/api/sales/health", 200, "trace-me-1"),
+        ("INFO", "POST", "/api/sales/forecast", 200, "trace-me-2")]
+    assert all(isinstance(r.ms, float) and r.ms >= 0 for r in lines)
+
+
 def test_unknown_paths_are_json_404(client):
     for path in ("/api/nothing/predict", "/no-such-page.html"):
         resp = client.get(path)

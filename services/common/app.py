@@ -211,10 +211,11 @@ def create_service_app(
         series[1].observe(elapsed)
         if status >= 500:  # 503 (no model yet, not ready) is expected at start: a warning, not an error
             log.log(logging.WARNING if status == 503 else logging.ERROR, "request",
-                    extra={"method": method, "path": request.path, "status": status, "ms": round(elapsed * 1000, 2)})
+                    extra={"method": method, "path": request.path, "status": status,
+                           "ms": round(elapsed * 1000, 2), "request_id": request_id})
         elif access is not None:
             access("request", extra={"method": method, "path": request.path, "status": status,
-                                     "ms": round(elapsed * 1000, 2)})
+                                     "ms": round(elapsed * 1000, 2), "request_id": request_id})
         return resp
 
     def _checked(resp: Response) -> Response:
