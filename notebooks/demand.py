@@ -8,13 +8,13 @@
 # ---
 
 # %% [markdown]
-# # Demand: validated data, price and promotion effects, the model comparison
+# # Demand: validated data, price and promotion effects, the choice on validation windows
 #
 # dunnhumby frozen pizza (`data/retail_demand`): weekly units per store x product with shelf
 # price, base price, display, feature ad and TPR. This walkthrough calls the same plain functions
-# as `python -m services.demand.pipeline` (validate -> load -> features -> compare), on a SQLite
-# warehouse in a temp folder. `NOTEBOOK_SMALL=1` runs a quick comparison on four products (the
-# test suite does); figures are saved under `NOTEBOOK_OUTPUT` if set.
+# as `python -m services.demand.pipeline` (validate -> load -> backtest -> choose), on a SQLite
+# warehouse in a temp folder. `NOTEBOOK_SMALL=1` runs small boosters on four products (the test
+# suite does); figures are saved under `NOTEBOOK_OUTPUT` if set.
 
 # %%
 import os
@@ -31,7 +31,10 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1] if "__file__" in globals() else Path.cwd().parent
 sys.path.insert(0, str(ROOT))
 
-from services.demand import pipeline  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from services.common.backtest import run as run_flow  # noqa: E402
+from services.demand import models, pipeline  # noqa: E402
 from services.demand.validation import PRICE_ABOVE_BASE_TOLERANCE  # noqa: E402
 from services.demand.warehouse import Warehouse  # noqa: E402
 
@@ -62,7 +65,7 @@ print(f"price above base: {(ratio > 1).sum()} rows, max ratio {ratio.max():.3f};
 warehouse = Warehouse(f"sqlite:///{WORK / 'warehouse.db'}")
 first, again = pipeline.load(frame, warehouse), pipeline.load(frame, warehouse)
 print(f"first load inserted {first.inserted}, re-run inserted {again.inserted}; rows {again.after}")
-rows = warehouse.read()
+rows = pipeline.read_rows(warehouse)
 warehouse.dispose()
 if SMALL:
     rows = rows[rows["product_id"].isin(sorted(rows["product_id"].unique())[:4])].reset_index(drop=True)
@@ -72,7 +75,7 @@ print(f"{len(rows)} rows, {rows['store_id'].nunique()} stores, {rows['product_id
 # %% [markdown]
 # ## Price and promotion drive units
 #
-# A sparse sample: each store x product has 1-24 of 135 weeks, so there are no usable lags of
+# A sparse sample: each store x product has 1-27 of 135 weeks, so there are no usable lags of
 # units. What is known at prediction time is the price, the base price, the promotion flags, the
 # store and product (through their mean levels on the fitting weeks) and the calendar.
 
@@ -90,46 +93,84 @@ save(fig, "demand_price_promotion")
 print(means.round(2))
 
 # %% [markdown]
-# ## Features and the time-ordered hold-out (the latest 20 weeks)
+# ## The split plan: validation windows choose, the latest 20 weeks test
+#
+# The kernel's rolling-origin plan on the week column: the test window is the latest 20 weeks,
+# fitted on every earlier week; before it, three 20-week validation windows, each fitted on the
+# weeks before it. Every model learns its encodings inside each fold.
 
 # %%
-data = pipeline.features(rows, holdout_weeks=20)
-print(data.holdout)
+plan = pipeline.split_plan()
+for fold in plan.describe(rows)["folds"]:
+    print(fold["role"], "fit", fold["fit"]["rows"], "rows up to", fold["fit"]["last"][:10], "-> predict",
+          fold["predict"]["rows"], "rows", fold["predict"]["first"][:10], "..", fold["predict"]["last"][:10])
 
 # %% [markdown]
-# ## Six models on the hold-out (MAE, RMSE, WAPE); the winner is the lowest MAE
+# ## Candidates and baselines through the kernel's flow
+#
+# Baselines: the store x product mean, and the promotion-adjusted mean (the unpromoted store x
+# product level times the lift of the row's display/feature/TPR cell). Candidates: boosters with a
+# count objective and monotone price constraints, and their blend with the promotion baseline.
+# The choice reads the validation windows only; the test window is scored afterwards.
 
 # %%
-table, winner, fitted = pipeline.compare(data, seed=42, quick=SMALL)
-for name, row in sorted(table.items(), key=lambda kv: kv[1]["mae"]):
-    print(f"{name:<20} MAE {row['mae']:.3f}  RMSE {row['rmse']:.3f}  WAPE {row['wape']:.1f}%")
-baseline = table["store_product_mean"]["mae"]
-verdict = "beats" if table[winner]["mae"] < baseline else "does NOT beat"
-print(f"winner: {winner}; it {verdict} the store x product mean baseline (MAE {table[winner]['mae']:.3f} "
-      f"vs {baseline:.3f})")
-if "loglog_elasticity" in fitted:
-    print("log-log model:", pipeline.elasticity(fitted["loglog_elasticity"]))
+outcome = run_flow(rows, plan, candidates=models.candidates(42, small=SMALL), baselines=models.baselines(),
+                   metrics=pipeline.METRICS, metric="mae", target="units", keys=["store_id", "product_id"],
+                   carry=["week_end_date"])
+chosen = outcome.choice.chosen
+for role, scores in (("validation", outcome.validation), ("test", outcome.test)):
+    print(role)
+    for name, row in scores.items():
+        print(f"  {name:<30} MAE {row['mae']:.3f}  WAPE {row['wape']:.1f}%  bias {row['bias_pct']:+.1f}%")
+print(f"chosen: {chosen} ({outcome.choice.reason})")
+print(pipeline.target_check(outcome.test, chosen)["statement"])
+print(outcome.summary["statement"])  # the chosen model against the strongest baseline on the test window
 
 fig, ax = plt.subplots(figsize=(7, 3.5))
-names = sorted(table, key=lambda n: table[n]["mae"])
-ax.barh(names, [table[n]["mae"] for n in names], color=["tab:green" if n == winner else "tab:gray" for n in names])
-ax.set(xlabel="hold-out MAE (units)", title="model comparison")
+names = list(outcome.validation)
+y = np.arange(len(names))
+ax.barh(y - 0.2, [outcome.validation[n]["mae"] for n in names], height=0.4, label="validation")
+ax.barh(y + 0.2, [outcome.test[n]["mae"] for n in names], height=0.4, label="test")
+ax.set_yticks(y, [f"{n} *" if n == chosen else n for n in names])
+ax.set(xlabel="MAE (units)", title="validation chooses (*), test reports")
+ax.legend()
 save(fig, "demand_comparison")
 
 # %% [markdown]
-# ## Predicted against actual on the hold-out, for the winner
+# ## Predicted against actual on the test window, for the chosen model
 
 # %%
-actual = data.test["units"].to_numpy(float)
-if winner in fitted:
-    predicted = pipeline.to_units(fitted[winner].predict(data.x_test))
-else:
-    predicted = pipeline.mean_lookup(data.encodings, "store_product" if winner == "store_product_mean"
-                                     else "product")(data.test)
+test_rows = outcome.rows("test")
+actual, predicted = test_rows["actual"].to_numpy(), test_rows["prediction"].to_numpy()
 fig, ax = plt.subplots(figsize=(4.5, 4.5))
 ax.scatter(actual, predicted, s=5, alpha=0.4)
 top = float(max(actual.max(), predicted.max()))
 ax.plot([0, top], [0, top], color="black", linewidth=0.8)
-ax.set(xlabel="actual units", ylabel="predicted units", title=f"{winner} on the hold-out")
+ax.set(xlabel="actual units", ylabel="predicted units", title=f"{chosen} on the test window")
 save(fig, "demand_holdout_scatter")
-print(f"hold-out MAE {np.mean(np.abs(actual - predicted)):.3f}")
+print(f"test MAE {np.mean(np.abs(actual - predicted)):.3f}; total predicted / actual "
+      f"{predicted.sum() / actual.sum():.3f}")
+
+# %% [markdown]
+# ## The price response of the refitted chosen model is monotone
+#
+# For fixed promotion flags a higher shelf price never gives more units (monotone constraints in
+# the booster; the promotion baseline is flat in price within a cell).
+
+# %%
+product = rows["product_id"].iloc[0]
+store = rows.loc[rows["product_id"] == product, "store_id"].iloc[0]
+grid = np.linspace(rows.loc[rows["product_id"] == product, "price"].min() * 0.7,
+                   rows.loc[rows["product_id"] == product, "price"].max() * 1.3, 40)
+usual = float(rows.loc[rows["product_id"] == product, "base_price"].median())
+fig, ax = plt.subplots(figsize=(6, 3.5))
+for flags in ((0, 0, 0), (0, 0, 1), (1, 1, 0)):
+    sweep = pd.DataFrame({"week_end_date": pd.Timestamp("2011-06-15"), "store_id": store, "product_id": product,
+                          "price": grid, "base_price": usual, "display": flags[0], "feature": flags[1],
+                          "tpr": flags[2], "manufacturer": ""})
+    units = outcome.model.predict(sweep)
+    assert np.all(np.diff(units) <= 0)
+    ax.plot(grid, units, label="display/feature/tpr = %d/%d/%d" % flags)
+ax.set(xlabel="shelf price (USD)", ylabel="units", title=f"store {store}, product {product}")
+ax.legend()
+save(fig, "demand_price_response")

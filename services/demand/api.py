@@ -26,8 +26,9 @@ def promotion_of(body: PredictRequest) -> demand_model.Promotion:
 
 def build_api() -> Api:
     api = Api("demand", description="Weekly units per store x product (dunnhumby frozen pizza) from date, price "
-                                    "and promotion, served by the winner of a six-model hold-out comparison; "
-                                    "price curves with the revenue-maximising price.")
+                                    "and promotion, served by the model chosen on validation windows (units never "
+                                    "rise with the shelf price for fixed promotion flags); price curves with the "
+                                    "revenue-maximising price.")
 
     @api.route("/predict", methods=("POST",), body=PredictRequest, response=PredictResponse,
                summary="Predict units sold for one store, product and week at a price and promotion")

@@ -1,8 +1,13 @@
-"""Demand inference: the comparison's winner, served from ONNX or from JSON coefficients.
+"""Demand inference: the chosen model, served from ONNX and/or JSON (services/demand/models.py).
 
 Loaded from a verified version folder; imports no training library and unpickles nothing.
-A request becomes float32 rows through the same feature function the pipeline used; a price
-curve is one batch (one ONNX call for every price, with and without promotion).
+A request becomes float32 rows through the same feature function training used; a price curve
+is one batch (one ONNX call for every price, with and without promotion). The kinds:
+
+- booster: units = ONNX(rows)
+- blend: units = expm1((1 - w) log1p(ONNX(rows)) + w (pair_base + lift[cell]))
+- promo_adjusted_mean: units = expm1(pair_base + lift[cell])
+- store_product_mean: units = the pair's mean (the overall mean for a pair never seen)
 """
 from __future__ import annotations
 
@@ -17,10 +22,11 @@ import numpy as np
 from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
-from .features import FEATURE_NAMES, feature_matrix, week_ending
+from .features import FEATURE_NAMES, cell, feature_matrix, levels, pair_key, promo_log1p, week_ending
 
 CATALOG_HINT = "see GET /api/demand/catalog for the accepted ids"
 TPR_EPSILON = 0.005  # in the data, TPR_ONLY = 1 exactly when price < base_price - 0.005 and no display/feature
+KINDS = ("booster", "blend", "promo_adjusted_mean", "store_product_mean")
 
 
 class UnknownInput(InputError):
@@ -47,31 +53,26 @@ class DemandModel:
             raise ValueError("demand.json was built for other features than this code computes")
         self.name = art["model"]
         self.kind = art["kind"]
-        self.target = art["target"]
-        enc = art["encodings"]
-        self.global_level = float(enc["global_level"])
-        self.products: dict[str, dict[str, Any]] = enc["products"]
-        self.stores: dict[str, dict[str, Any]] = enc["stores"]
-        self.pairs: dict[str, dict[str, Any]] = art["pairs"]
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown model kind {self.kind!r}")
+        self.encodings = art["encodings"]
+        self.products: dict[str, dict[str, Any]] = self.encodings["products"]
+        self.stores: dict[str, dict[str, Any]] = self.encodings["stores"]
         self.catalog = art["catalog"]
         self.promotion = art["promotion_means"]
+        self.lift: dict[str, float] = art.get("lift", {})
+        self.weight = float(art.get("blend_weight", 0.0))
+        self.means: dict[str, float] = art.get("means", {})
+        self.global_mean = float(art.get("global_mean", 0.0))
         self.onnx: OnnxModel | None = None
-        if self.kind == "onnx":
+        if self.kind in ("booster", "blend"):
             self.onnx = OnnxModel(directory / art["onnx_file"])
             if self.onnx.n_features not in (None, len(FEATURE_NAMES)):
                 raise ValueError(f"model.onnx takes {self.onnx.n_features} features, code computes {len(FEATURE_NAMES)}")
-        elif self.kind == "linear":
-            self.coef = np.asarray(art["linear"]["coef"], dtype=np.float64)
-            self.intercept = float(art["linear"]["intercept"])
-            if self.coef.shape != (len(FEATURE_NAMES),):
-                raise ValueError("linear coefficients do not match the features")
-        elif self.kind != "lookup":
-            raise ValueError(f"unknown model kind {self.kind!r}")
         # Smoke test: a model that cannot answer one request must not be swapped in.
-        store = next(iter(self.stores))
-        product = next(iter(self.products))
-        units = self.units(store, product, date(2011, 1, 5), np.array([self.products[product]["usual_price"]]),
-                           self.products[product]["usual_price"], Promotion(0, 0, None))
+        store, product = next(iter(self.stores)), next(iter(self.products))
+        usual = self.usual_price(product)
+        units = self.units(store, product, date(2011, 1, 5), np.array([usual]), usual, Promotion(0, 0, None))
         if not np.all(np.isfinite(units)):
             raise ValueError("the model gives a non-finite prediction")
 
@@ -87,26 +88,37 @@ class DemandModel:
     def usual_price(self, product_id: str) -> float:
         return float(self.products[product_id]["usual_price"])
 
-    def rows(self, store_id: str, product_id: str, week: date, prices: np.ndarray, base_price: float,
-             display: np.ndarray, feature: np.ndarray, tpr: np.ndarray) -> np.ndarray:
+    def seen_prices(self, product_id: str) -> tuple[float, float]:
         product = self.products[product_id]
-        effect = float(self.stores[store_id]["effect"])
-        pair = self.pairs.get(f"{store_id}|{product_id}")
-        level = float(pair["level"]) if pair else float(product["level"]) + effect
-        return feature_matrix(pair_level=level, product_level=float(product["level"]), store_effect=effect,
-                              price=prices, base_price=base_price, usual_price=float(product["usual_price"]),
-                              display=display, feature=feature, tpr=tpr, iso_week=week.isocalendar()[1])
+        return float(product["min_price"]), float(product["max_price"])
 
-    def _run(self, x: np.ndarray, store_id: str, product_id: str) -> np.ndarray:
-        if self.kind == "lookup":
-            pair = self.pairs.get(f"{store_id}|{product_id}") if self.name == "store_product_mean" else None
-            value = pair["mean_units"] if pair else self.products[product_id]["mean_units"]
+    def _run(self, x: np.ndarray, store_id: str, product_id: str, cells: np.ndarray) -> np.ndarray:
+        """Units for feature rows `x` of one store x product (cells: each row's promotion cell)."""
+        if self.kind == "store_product_mean":
+            value = self.means.get(pair_key(store_id, product_id), self.global_mean)
             return np.full(x.shape[0], float(value))
-        if self.kind == "linear":
-            raw = x.astype(np.float64) @ self.coef + self.intercept
-        else:
-            raw = self.onnx.run(x).astype(np.float64).ravel()
-        return np.maximum(np.expm1(raw), 0.0)
+        if self.kind != "booster":
+            promo = promo_log1p(self.lift, levels(self.encodings, store_id, product_id)["pair_base"], cells)
+            if self.kind == "promo_adjusted_mean":
+                return np.maximum(np.expm1(promo), 0.0)
+        booster = self.onnx.run(x).astype(np.float64).ravel()
+        if self.kind == "booster":
+            return booster
+        return np.maximum(np.expm1((1 - self.weight) * np.log1p(booster) + self.weight * promo), 0.0)
+
+    def units_rows(self, store_id: str, product_id: str, iso_week, prices, base_price, display, feature,
+                   tpr) -> np.ndarray:
+        """Units for rows of one store x product (scalars or arrays as long as `prices`), one model call."""
+        x = feature_matrix(**levels(self.encodings, store_id, product_id), price=prices, base_price=base_price,
+                           usual_price=self.usual_price(product_id), display=display, feature=feature, tpr=tpr,
+                           iso_week=iso_week)
+        cells = np.broadcast_to(cell(display, feature, tpr), (x.shape[0],))
+        return self._run(x, store_id, product_id, cells)
+
+    def units_batch(self, store_id: str, product_id: str, week: date, prices: np.ndarray, base_price: float,
+                    display: np.ndarray, feature: np.ndarray, tpr: np.ndarray) -> np.ndarray:
+        """Units for rows of explicit flags (arrays as long as `prices`) in one week."""
+        return self.units_rows(store_id, product_id, week.isocalendar()[1], prices, base_price, display, feature, tpr)
 
     def units(self, store_id: str, product_id: str, week: date, prices: np.ndarray, base_price: float,
               promo: Promotion) -> np.ndarray:
@@ -114,9 +126,25 @@ class DemandModel:
         prices = np.asarray(prices, dtype=np.float64)
         tpr = derived_tpr(prices, base_price, promo.display, promo.feature) if promo.tpr is None \
             else np.full(prices.shape, float(promo.tpr))
-        x = self.rows(store_id, product_id, week, prices, base_price, np.full(prices.shape, promo.display),
-                      np.full(prices.shape, promo.feature), tpr)
-        return self._run(x, store_id, product_id)
+        return self.units_batch(store_id, product_id, week, prices, base_price, np.full(prices.shape, promo.display),
+                                np.full(prices.shape, promo.feature), tpr)
+
+    def warnings(self, store_id: str, product_id: str, prices: np.ndarray) -> list[str]:
+        """What the answer cannot vouch for: prices outside those seen, a pair never seen."""
+        low, high = self.seen_prices(product_id)
+        prices = np.asarray(prices, dtype=float)
+        out = []
+        outside = prices[(prices < low) | (prices > high)]
+        if outside.size:
+            what = f"{outside.size} of {prices.size} prices are" if prices.size > 1 else f"the price {outside[0]:g} is"
+            out.append(f"{what} outside the shelf prices seen for product {product_id} in the training data "
+                       f"({low:g}..{high:g}): the model extrapolates there"
+                       + (" (a booster holds its last learned response flat beyond the data)"
+                          if self.kind in ("booster", "blend") else ""))
+        if pair_key(store_id, product_id) not in self.encodings["pairs"]:
+            out.append(f"store {store_id} has no week of product {product_id} in the training data: the prediction "
+                       "uses the product's level plus the store's effect")
+        return out
 
     # ------------------------------------------------------------------
     def predict(self, store_id: str, product_id: str, day: date, price: float, base_price: float | None,
@@ -131,57 +159,66 @@ class DemandModel:
                            Promotion(promo.display, promo.feature, tpr))
         return {"prediction": float(units[0]), "model": self.name, "week_ending": week.isoformat(),
                 "store_id": store_id, "product_id": product_id, "price": price, "base_price": base,
-                "base_price_source": source, "display": promo.display, "feature": promo.feature, "tpr": tpr}
+                "base_price_source": source, "display": promo.display, "feature": promo.feature, "tpr": tpr,
+                "warnings": self.warnings(store_id, product_id, np.array([price]))}
 
     def price_curve(self, store_id: str, product_id: str, day: date, base_price: float | None,
                     price_min: float | None, price_max: float | None, steps: int) -> dict[str, Any]:
         self.check(store_id, product_id)
         week = week_ending(day)
-        product = self.products[product_id]
         base, source = (base_price, "request") if base_price is not None else (self.usual_price(product_id),
                                                                                "usual price")
-        low = price_min if price_min is not None else float(product["min_price"])
-        high = price_max if price_max is not None else float(product["max_price"])
+        seen = self.seen_prices(product_id)
+        low = price_min if price_min is not None else seen[0]
+        high = price_max if price_max is not None else seen[1]
         if low >= high:
             field = "price_max" if price_max is not None else "price_min"
             raise UnknownInput(field, f"price_min ({low:g}) must be below price_max ({high:g})")
         prices = np.round(np.linspace(low, high, steps), 4)
         n = len(prices)
+        inside = (prices >= seen[0]) & (prices <= seen[1])
         # One batch: the no-promotion rows then the promotion rows, through one model call.
         promo = self.promotion
-        tpr_off = derived_tpr(prices, base, 0, 0)
-        tpr_on = derived_tpr(prices, base, promo["display"], promo["feature"])
-        x = self.rows(store_id, product_id, week, np.concatenate([prices, prices]), base,
-                      np.concatenate([np.zeros(n), np.full(n, promo["display"])]),
-                      np.concatenate([np.zeros(n), np.full(n, promo["feature"])]),
-                      np.concatenate([tpr_off, tpr_on]))
-        units = self._run(x, store_id, product_id)
+        display = np.concatenate([np.zeros(n), np.full(n, promo["display"])])
+        feature = np.concatenate([np.zeros(n), np.full(n, promo["feature"])])
+        tpr = np.concatenate([derived_tpr(prices, base, 0, 0), derived_tpr(prices, base, promo["display"],
+                                                                           promo["feature"])])
+        units = self.units_batch(store_id, product_id, week, np.concatenate([prices, prices]), base,
+                                 display, feature, tpr)
+        # The revenue maximum is looked for among the prices seen when the grid has any: outside
+        # them the curve is an extrapolation and its maximum is not evidence.
+        candidates = np.flatnonzero(inside) if inside.any() else np.arange(n)
         curves = {}
         for key, part, disp, feat in (("without_promotion", units[:n], 0, 0),
                                       ("with_promotion", units[n:], promo["display"], promo["feature"])):
             revenue = prices * part
-            best = int(np.argmax(revenue))
+            best = int(candidates[np.argmax(revenue[candidates])])
             curves[key] = {"display": disp, "feature": feat,
-                           "points": [{"price": float(p), "units": float(u), "revenue": float(r)}
-                                      for p, u, r in zip(prices, part, revenue)],
+                           "points": [{"price": float(p), "units": float(u), "revenue": float(r),
+                                       "within_seen_prices": bool(i)}
+                                      for p, u, r, i in zip(prices, part, revenue, inside)],
                            "best_price": float(prices[best]), "best_units": float(part[best]),
                            "best_revenue": float(revenue[best])}
-        best_off = int(np.argmax(prices * units[:n]))
+        best_off = int(candidates[np.argmax((prices * units[:n])[candidates])])
         lift = float(units[n + best_off] / units[best_off]) if units[best_off] > 0 else float("nan")
-        seen = [float(product["min_price"]), float(product["max_price"])]
         notes = []
-        if low < seen[0] or high > seen[1]:
-            notes.append(f"the range leaves the shelf prices seen for this product ({seen[0]:g}..{seen[1]:g}); "
-                         "outside it the model extrapolates")
-        if self.kind == "lookup":
+        if self.kind == "store_product_mean":
             notes.append(f"the served model ({self.name}) ignores price and promotion: the curve is flat in units")
+        elif self.kind == "promo_adjusted_mean":
+            notes.append(f"the served model ({self.name}) ignores the price beyond the TPR flag: units are flat "
+                         "in price within a promotion setting")
         best_price = curves["without_promotion"]["best_price"]
-        if best_price in (float(prices[0]), float(prices[-1])):
-            notes.append("the revenue-maximising price is at the edge of the range; the optimum may lie outside it")
-        notes.append("revenue = price x predicted units; margin and cannibalisation are not modelled")
+        if best_price in (float(prices[candidates[0]]), float(prices[candidates[-1]])):
+            notes.append("the revenue-maximising price is at the edge of the prices searched; the optimum may lie "
+                         "outside them")
+        if inside.any() and not inside.all():
+            notes.append("the best price is searched among the prices seen for this product only")
+        notes.append("units never rise with the shelf price for fixed promotion flags (monotone by construction); "
+                     "revenue = price x predicted units; margin and cannibalisation are not modelled")
         return {"model": self.name, "week_ending": week.isoformat(), "store_id": store_id, "product_id": product_id,
-                "base_price": base, "base_price_source": source, "observed_price_range": seen, **curves,
-                "promotion_lift_at_best_price": lift if np.isfinite(lift) else 0.0, "notes": notes}
+                "base_price": base, "base_price_source": source, "observed_price_range": list(seen), **curves,
+                "promotion_lift_at_best_price": lift if np.isfinite(lift) else 0.0,
+                "warnings": self.warnings(store_id, product_id, prices), "notes": notes}
 
     def catalog_body(self) -> dict[str, Any]:
         return dict(self.catalog)

@@ -1,63 +1,93 @@
-"""The demand pipeline: validate -> load -> features -> compare -> publish.
+"""The demand pipeline: validate -> load -> backtest -> choose -> publish, on the kernel's flow.
 
-    python -m services.demand.pipeline [--data CSV] [--database-url URL] [--holdout-weeks 20] [--seed 42]
-                                       [--quick] [--no-publish] [--output DIR] [--store-uri URI]
+    python -m services.demand.pipeline [--data CSV] [--database-url URL] [--holdout-weeks 20]
+                                       [--validation-windows 3] [--seed 42] [--small]
+                                       [--no-publish] [--output DIR] [--store-uri URI]
 
 - validate: pandera rules over the raw CSV (services/demand/validation.py). Any failure stops here,
   before the warehouse or the model store is touched: the report goes to --report (default
   var/demand/validation_report.txt) and stderr, and the process exits with status 3.
-- load: upsert into the warehouse (SQLite under var/ by default, PostgreSQL when DATABASE_URL says so).
-- features: read the warehouse back, hold out the latest weeks (time-ordered), learn the store and
-  product encodings on the fitting weeks only, build rows through the serving feature function.
-- compare: six models on the hold-out (MAE, RMSE, WAPE); the winner is the lowest MAE.
-- publish: refit the winner on every week, export it (ONNX for tree/MLP models, JSON for the mean
-  baselines and the log-log model), write the manifest with the whole table, publish.
+- load: upsert into the warehouse (SQLite under var/ by default, PostgreSQL when DATABASE_URL says so);
+  the following steps read the rows back from it.
+- backtest (services.common.backtest.run): a time-ordered plan on the week column: the latest
+  --holdout-weeks weeks are the test window, fitted on every earlier week; before them,
+  --validation-windows windows of the same length, each fitted on the weeks before it. Every
+  baseline and candidate of services/demand/models.py is fitted per window (encodings included).
+- choose: the lowest MAE pooled over the validation windows, among the candidates, served only if
+  it beats the strongest baseline there; the test window is scored for every model afterwards and
+  takes no part in the choice.
+- publish: the chosen model refitted on every week is exported (ONNX + JSON), loaded back through
+  the serving class and checked against the native model on every row, swept for monotonicity in
+  price over every store x product and promotion setting, and published with a manifest holding
+  the plan, the validation and test tables, the choice and why, and the target checks.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from services.common import evaluation as ev
+from services.common.backtest import VALIDATION, run as run_flow
 from services.common.config import PROJECT_ROOT
+from services.common.export import write_json
 from services.common.manifest import fingerprint_files
+from services.common.splits import RollingOrigin
 from services.common.training import build_dir, finish, progress_disabled, seed_everything, training_arguments
 
-from .features import FEATURE_NAMES, FEATURES, feature_matrix
-from .validation import (PRICE_ABOVE_BASE_TOLERANCE, DataValidationError, Report, validate_file)
+from . import models
+from .features import FEATURE_NAMES, FEATURES, MONOTONE
+from .model import DemandModel, derived_tpr
+from .validation import PRICE_ABOVE_BASE_TOLERANCE, DataValidationError, Report, validate_file
 from .warehouse import LoadResult, Warehouse
 
 SERVICE = "demand"
 DATA = PROJECT_ROOT / "data" / "retail_demand" / "dunnhumby_frozen_pizza_weekly.csv"
 DEFAULT_REPORT = PROJECT_ROOT / "var" / "demand" / "validation_report.txt"
 HOLDOUT_WEEKS = 20
-PAIR_SHRINK = 3.0    # pseudo-rows pulling a store x product level toward product level + store effect
-STORE_SHRINK = 5.0   # pseudo-rows pulling a store effect toward 0
-BASELINE = "store_product_mean"
+VALIDATION_WINDOWS = 3
+METRIC = "mae"
+PROMO_BASELINE = "promo_adjusted_mean"
+TARGET_RATIO = 0.75      # issue 16: test MAE <= 0.75 x the promotion-adjusted baseline
+TOTAL_TOLERANCE = 5.0    # issue 16: total predicted units within +-5% of actual on the test window
+PARITY_TOLERANCE = 1e-4  # served (ONNX/JSON through DemandModel) vs native, relative (the kernel's)
 EXIT_INVALID_DATA = 3
-ONNX_MODELS = ("random_forest", "xgboost", "mlp")
+FLAG_SETTINGS = [(d, f, t) for d in (0, 1) for f in (0, 1) for t in (0, 1)]
+SWEEP_PRICES = 41
+SWEEP_WEEK = 24          # an ISO week in the middle of the year (the constraint holds for every week)
 
 
 def say(message: str) -> None:
     print(f"demand: {message}", file=sys.stderr, flush=True)
 
 
+def bias_pct(actual, predicted) -> float:
+    """(total predicted - total actual) / total actual, in percent."""
+    a, p = np.asarray(actual, dtype=float), np.asarray(predicted, dtype=float)
+    return float((p.sum() - a.sum()) / a.sum() * 100)
+
+
+METRICS = {"mae": ev.mae, "wape": ev.wape, "rmse": ev.rmse, "bias_pct": bias_pct}
+
+
 @dataclass
 class StepLog:
+    """Each step's counts, logged with its seconds. The manifest keeps the counts that depend on the
+    data only (same seed, same bytes); seconds and this run's insert counts go to the log alone."""
+
     steps: list[dict[str, Any]] = field(default_factory=list)
 
-    def record(self, name: str, started: float, **counts) -> None:
-        seconds = round(time.perf_counter() - started, 3)
-        self.steps.append({"step": name, "seconds": seconds, **counts})
-        say(f"step {name}: " + ", ".join(f"{k}={v}" for k, v in counts.items()) + f" ({seconds:.2f} s)")
+    def record(self, name: str, started: float, run_only: dict[str, Any] | None = None, **counts) -> None:
+        seconds = time.perf_counter() - started
+        self.steps.append({"step": name, **counts})
+        shown = {**counts, **(run_only or {})}
+        say(f"step {name}: " + ", ".join(f"{k}={v}" for k, v in shown.items()) + f" ({seconds:.2f} s)")
 
 
 # ----------------------------------------------------------------------------------- validate
@@ -82,209 +112,59 @@ def load(frame: pd.DataFrame, warehouse: Warehouse, quiet: bool = True) -> LoadR
         return warehouse.load(frame, progress=bar)
 
 
-# ----------------------------------------------------------------------------------- features
-def fit_encodings(train: pd.DataFrame) -> dict[str, Any]:
-    """Store, product and store x product levels of log1p(units), learned from fitting rows only."""
-    ly = np.log1p(train["units"].to_numpy(float))
-    frame = train.assign(ly=ly)
-    global_level = float(ly.mean())
-    products = {}
-    for pid, g in frame.groupby("product_id"):
-        products[str(pid)] = {
-            "level": float(g["ly"].mean()), "usual_price": float(g["base_price"].median()),
-            "mean_units": float(g["units"].mean()), "rows": int(len(g)),
-            "manufacturer": str(g["manufacturer"].iloc[0]),
-            "min_price": float(g["price"].min()), "max_price": float(g["price"].max()),
-        }
-    product_level = frame["product_id"].map(lambda p: products[str(p)]["level"])
-    frame = frame.assign(resid=frame["ly"] - product_level)
-    stores = {}
-    for sid, g in frame.groupby("store_id"):
-        stores[str(sid)] = {"effect": float(g["resid"].sum() / (len(g) + STORE_SHRINK)), "rows": int(len(g)),
-                            "mean_units": float(g["units"].mean())}
-    pairs = {}
-    for (sid, pid), g in frame.groupby(["store_id", "product_id"]):
-        prior = products[str(pid)]["level"] + stores[str(sid)]["effect"]
-        n, total = len(g), float(g["ly"].sum())
-        pairs[f"{sid}|{pid}"] = {"level": (total + PAIR_SHRINK * prior) / (n + PAIR_SHRINK), "rows": int(n),
-                                 "sum": total, "mean_units": float(g["units"].mean())}
-    return {"global_level": global_level, "global_mean_units": float(train["units"].mean()),
-            "pair_shrink": PAIR_SHRINK, "store_shrink": STORE_SHRINK,
-            "products": products, "stores": stores, "pairs": pairs}
+def read_rows(warehouse: Warehouse) -> pd.DataFrame:
+    """The warehouse rows as the models take them (ids as strings, flags and units as integers)."""
+    rows = warehouse.read()
+    for column in ("store_id", "product_id", "manufacturer"):
+        rows[column] = rows[column].astype(str)
+    for column in ("display", "feature", "tpr", "units"):
+        rows[column] = rows[column].astype(np.int64)
+    return rows
 
 
-def encode(frame: pd.DataFrame, enc: dict[str, Any], leave_one_out: bool = False) -> np.ndarray:
-    """Feature rows for `frame` through the serving feature function.
-
-    leave_one_out: on the fitting rows, a row's own units are taken out of its store x product
-    level, so the models cannot learn to trust a level that contains the answer.
-    """
-    products, stores, pairs = enc["products"], enc["stores"], enc["pairs"]
-    pid = frame["product_id"].astype(str).to_numpy()
-    sid = frame["store_id"].astype(str).to_numpy()
-    product_level = np.array([products[p]["level"] if p in products else enc["global_level"] for p in pid])
-    usual = np.array([products[p]["usual_price"] if p in products else b
-                      for p, b in zip(pid, frame["base_price"].to_numpy(float))])
-    store_effect = np.array([stores[s]["effect"] if s in stores else 0.0 for s in sid])
-    prior = product_level + store_effect
-    pair_level = prior.copy()
-    ly = np.log1p(frame["units"].to_numpy(float))
-    for i, (s, p) in enumerate(zip(sid, pid)):
-        entry = pairs.get(f"{s}|{p}")
-        if entry is None:
-            continue
-        if leave_one_out:
-            pair_level[i] = (entry["sum"] - ly[i] + PAIR_SHRINK * prior[i]) / (entry["rows"] - 1 + PAIR_SHRINK)
-        else:
-            pair_level[i] = entry["level"]
-    weeks = frame["week_end_date"].dt.isocalendar().week.to_numpy(int)
-    return feature_matrix(pair_level=pair_level, product_level=product_level, store_effect=store_effect,
-                          price=frame["price"].to_numpy(float), base_price=frame["base_price"].to_numpy(float),
-                          usual_price=usual, display=frame["display"].to_numpy(float),
-                          feature=frame["feature"].to_numpy(float), tpr=frame["tpr"].to_numpy(float),
-                          iso_week=weeks)
+# ----------------------------------------------------------------------------------- backtest
+def split_plan(holdout_weeks: int = HOLDOUT_WEEKS, validation_windows: int = VALIDATION_WINDOWS) -> RollingOrigin:
+    """Test = the latest `holdout_weeks`; before it, `validation_windows` windows of the same length."""
+    return RollingOrigin(time="week_end_date", horizon=holdout_weeks, n_validation=validation_windows, n_test=1,
+                         step=holdout_weeks)
 
 
-@dataclass
-class Dataset:
-    frame: pd.DataFrame
-    train: pd.DataFrame
-    test: pd.DataFrame
-    encodings: dict[str, Any]
-    x_train: np.ndarray
-    x_test: np.ndarray
-    holdout: dict[str, Any]
+def by_origin(table: pd.DataFrame, role: str) -> dict[str, dict[str, float]]:
+    """MAE of every model in every window of a role: {model: {window's first week: mae}}."""
+    rows = table[table["role"] == role]
+    out: dict[str, dict[str, float]] = {}
+    for (model, origin), g in rows.groupby(["model", "origin"], sort=False):
+        first = pd.Timestamp(g["week_end_date"].min()).date().isoformat()
+        out.setdefault(model, {})[first] = ev.mae(g["actual"], g["prediction"])
+    order = list(dict.fromkeys(rows["model"]))
+    return {m: dict(sorted(out[m].items())) for m in order}
 
 
-def features(frame: pd.DataFrame, holdout_weeks: int = HOLDOUT_WEEKS) -> Dataset:
-    weeks = np.sort(frame["week_end_date"].unique())
-    if len(weeks) <= holdout_weeks + 10:
-        raise ValueError(f"{len(weeks)} weeks is too few for a {holdout_weeks}-week hold-out")
-    cutoff = weeks[-holdout_weeks]
-    train = frame[frame["week_end_date"] < cutoff].reset_index(drop=True)
-    test = frame[frame["week_end_date"] >= cutoff].reset_index(drop=True)
-    enc = fit_encodings(train)
-    pair_keys = set(enc["pairs"])
-    unseen = sum(f"{s}|{p}" not in pair_keys for s, p in zip(test["store_id"], test["product_id"]))
-    holdout = {
-        "split": "time-ordered: the latest weeks are held out, never used for fitting or for the encodings",
-        "weeks": int(holdout_weeks), "first_week": pd.Timestamp(cutoff).date().isoformat(),
-        "last_week": pd.Timestamp(weeks[-1]).date().isoformat(),
-        "fit_weeks": int(len(weeks) - holdout_weeks),
-        "fit_first_week": pd.Timestamp(weeks[0]).date().isoformat(),
-        "fit_rows": int(len(train)), "holdout_rows": int(len(test)),
-        "holdout_rows_with_unseen_store_product": int(unseen),
-        "holdout_units_total": int(test["units"].sum()),
-        "wape_unit": "percent", "target": "units per store x product x week",
-    }
-    return Dataset(frame, train, test, enc, encode(train, enc, leave_one_out=True), encode(test, enc), holdout)
+def target_check(test: dict[str, dict[str, float]], chosen: str) -> dict[str, Any]:
+    model, base = test[chosen][METRIC], test[PROMO_BASELINE][METRIC]
+    ratio = model / base
+    met = ratio <= TARGET_RATIO
+    return {"model": chosen, "baseline": PROMO_BASELINE, "metric": METRIC, "model_score": model,
+            "baseline_score": base, "ratio": ratio, "target_ratio": TARGET_RATIO, "met": bool(met),
+            "statement": (f"target {'met' if met else 'NOT met'}: test MAE of {chosen} is {ratio:.3f}x the "
+                          f"{PROMO_BASELINE} baseline ({model:.3f} vs {base:.3f}); the target is <= {TARGET_RATIO}x")}
 
 
-# ----------------------------------------------------------------------------------- compare
-def mean_lookup(enc: dict[str, Any], by: str) -> Callable[[pd.DataFrame], np.ndarray]:
-    """store_product_mean (falls back to the product mean) or product_mean, in units."""
-    def predict(frame: pd.DataFrame) -> np.ndarray:
-        out = []
-        for s, p in zip(frame["store_id"].astype(str), frame["product_id"].astype(str)):
-            pair = enc["pairs"].get(f"{s}|{p}") if by == "store_product" else None
-            product = enc["products"].get(p)
-            out.append(pair["mean_units"] if pair else product["mean_units"] if product else enc["global_mean_units"])
-        return np.asarray(out, dtype=float)
-    return predict
-
-
-def make_estimator(name: str, seed: int, quick: bool):
-    if name == "loglog_elasticity":
-        from sklearn.linear_model import Ridge
-        return Ridge(alpha=1.0)
-    if name == "random_forest":
-        from sklearn.ensemble import RandomForestRegressor
-        # Bounded: depth and leaf size keep the ONNX file small and the fit fast.
-        return RandomForestRegressor(n_estimators=60 if quick else 200, max_depth=10, min_samples_leaf=5,
-                                     max_features=0.5, random_state=seed, n_jobs=2)
-    if name == "xgboost":
-        from xgboost import XGBRegressor
-        return XGBRegressor(n_estimators=150 if quick else 400, max_depth=4, learning_rate=0.05, subsample=0.8,
-                            colsample_bytree=0.8, min_child_weight=5, tree_method="hist", random_state=seed,
-                            n_jobs=1)  # one thread: OpenMP spinning on a shared 2-core box costs more
-    if name == "mlp":
-        from sklearn.neural_network import MLPRegressor
-        from sklearn.pipeline import Pipeline
-        from sklearn.preprocessing import StandardScaler
-        return Pipeline([("scale", StandardScaler()),
-                         ("mlp", MLPRegressor(hidden_layer_sizes=(32, 16), alpha=1e-3, learning_rate_init=1e-3,
-                                              max_iter=150 if quick else 400, early_stopping=True,
-                                              n_iter_no_change=15, random_state=seed))])
-    raise ValueError(name)
-
-
-LEARNED = ("loglog_elasticity", "random_forest", "xgboost", "mlp")
-MODELS = ("store_product_mean", "product_mean", *LEARNED)
-
-
-def to_units(log_prediction: np.ndarray) -> np.ndarray:
-    return np.maximum(np.expm1(np.asarray(log_prediction, dtype=float).ravel()), 0.0)
-
-
-def scores(actual, predicted) -> dict[str, float]:
-    return {"mae": ev.mae(actual, predicted), "rmse": ev.rmse(actual, predicted), "wape": ev.wape(actual, predicted)}
-
-
-def compare(data: Dataset, seed: int, quick: bool, quiet: bool = True) -> tuple[dict[str, dict[str, float]], str, dict]:
-    """Fit every model on the fitting weeks, score it on the hold-out; return (table, winner, fitted)."""
-    actual = data.test["units"].to_numpy(float)
-    y_log = np.log1p(data.train["units"].to_numpy(float))
-    table, fitted = {}, {}
-    for name in tqdm(MODELS, desc="demand: compare models", disable=quiet, file=sys.stderr):
-        started = time.perf_counter()
-        if name == "store_product_mean":
-            predicted = mean_lookup(data.encodings, "store_product")(data.test)
-        elif name == "product_mean":
-            predicted = mean_lookup(data.encodings, "product")(data.test)
-        else:
-            model = make_estimator(name, seed, quick).fit(data.x_train, y_log)
-            fitted[name] = model
-            predicted = to_units(model.predict(data.x_test))
-        table[name] = scores(actual, predicted)
-        table[name]["fit_seconds"] = round(time.perf_counter() - started, 3)
-        say(f"  {name:<20} MAE {table[name]['mae']:.3f}  RMSE {table[name]['rmse']:.3f}  "
-            f"WAPE {table[name]['wape']:.1f}%")
-    winner = min(MODELS, key=lambda n: table[n]["mae"])
-    return table, winner, fitted
+def total_check(outcome, chosen: str) -> dict[str, Any]:
+    rows = outcome.rows("test", chosen)
+    actual, predicted = float(rows["actual"].sum()), float(rows["prediction"].sum())
+    bias = (predicted - actual) / actual * 100
+    within = abs(bias) <= TOTAL_TOLERANCE
+    val = outcome.rows(VALIDATION, chosen)
+    per_window = {pd.Timestamp(g["week_end_date"].min()).date().isoformat():
+                  bias_pct(g["actual"], g["prediction"]) for _, g in val.groupby("origin")}
+    return {"actual_units": actual, "predicted_units": predicted, "bias_pct": bias, "tolerance_pct": TOTAL_TOLERANCE,
+            "within_tolerance": bool(within), "validation_bias_pct_by_window": per_window,
+            "statement": (f"total units on the test window: predicted {predicted:,.0f} vs actual {actual:,.0f} "
+                          f"({bias:+.1f}%), {'within' if within else 'OUTSIDE'} +-{TOTAL_TOLERANCE:g}%")}
 
 
 # ----------------------------------------------------------------------------------- publish
-def to_onnx(name: str, model, n_features: int) -> bytes:
-    if name == "xgboost":
-        import onnxmltools
-        from onnxmltools.convert.common.data_types import FloatTensorType as XgbFloat
-        return onnxmltools.convert_xgboost(model, initial_types=[("features", XgbFloat([None, n_features]))],
-                                           target_opset=15).SerializeToString()
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
-    return convert_sklearn(model, initial_types=[("features", FloatTensorType([None, n_features]))],
-                           target_opset=17).SerializeToString()
-
-
-def onnx_predict(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
-    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0].ravel()
-
-
-def elasticity(model, names=FEATURE_NAMES) -> dict[str, Any]:
-    """Price elasticity of the log-log model at the usual price (price = base = usual).
-
-    d log1p(units) / d log(price), base price fixed: the log_price coefficient, plus the discount
-    term (d(1 - p/b)/d log p = -p/b = -1) and the price_index term (d(p/u)/d log p = p/u = 1).
-    """
-    c = dict(zip(names, np.asarray(model.coef_, dtype=float).tolist()))
-    return {"elasticity_at_usual_price": c["log_price"] - c["discount"] + c["price_index"],
-            "coef_log_price": c["log_price"], "coef_discount": c["discount"], "coef_price_index": c["price_index"],
-            "coef_display": c["display"], "coef_feature": c["feature"], "coef_tpr": c["tpr"],
-            "target": "log1p(units)"}
-
-
 def catalog(frame: pd.DataFrame, enc: dict[str, Any]) -> dict[str, Any]:
     return {
         "first_week": frame["week_end_date"].min().date().isoformat(),
@@ -298,45 +178,77 @@ def catalog(frame: pd.DataFrame, enc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def publish(frame: pd.DataFrame, winner: str, seed: int, quick: bool, out: Path, data: Dataset,
-            eval_model) -> dict[str, Any]:
-    """Refit the winner on every week and write the serving files; returns what the manifest records."""
-    enc = fit_encodings(frame)
-    artifact: dict[str, Any] = {
-        "format": 1, "model": winner, "feature_names": FEATURE_NAMES, "target": "log1p(units)",
-        "week_ends_on": "Wednesday", "promotion_means": {"display": 1, "feature": 1, "tpr": 0},
-        "encodings": {k: v for k, v in enc.items() if k != "pairs"},
-        "pairs": {k: {"level": v["level"], "mean_units": v["mean_units"], "rows": v["rows"]}
-                  for k, v in enc["pairs"].items()},
-        "catalog": catalog(frame, enc),
-    }
-    record: dict[str, Any] = {}
-    if winner in ("store_product_mean", "product_mean"):
-        artifact["kind"] = "lookup"
-        artifact["target"] = "units"
-    elif winner == "loglog_elasticity":
-        model = make_estimator(winner, seed, quick).fit(encode(frame, enc, leave_one_out=True),
-                                                        np.log1p(frame["units"].to_numpy(float)))
-        artifact["kind"] = "linear"
-        artifact["linear"] = {"intercept": float(model.intercept_), "coef": np.asarray(model.coef_, float).tolist()}
-        record["elasticity"] = elasticity(model)
-    else:
-        # The hold-out score must hold for the exported graph: check ONNX against the native model.
-        eval_bytes = to_onnx(winner, eval_model, data.x_test.shape[1])
-        onnx_units = to_units(onnx_predict(eval_bytes, data.x_test))
-        native_units = to_units(eval_model.predict(data.x_test))
-        gap = float(np.max(np.abs(onnx_units - native_units)))
-        if gap > 0.05:
-            raise RuntimeError(f"ONNX {winner} disagrees with the native model by {gap:.3f} units")
-        record["onnx_check"] = {"max_abs_diff_units": gap,
-                                "holdout_mae_through_onnx": ev.mae(data.test["units"].to_numpy(float), onnx_units)}
-        model = make_estimator(winner, seed, quick).fit(encode(frame, enc, leave_one_out=True),
-                                                        np.log1p(frame["units"].to_numpy(float)))
-        (out / "model.onnx").write_bytes(to_onnx(winner, model, len(FEATURE_NAMES)))
-        artifact["kind"] = "onnx"
-        artifact["onnx_file"] = "model.onnx"
-    (out / "demand.json").write_text(json.dumps(artifact))
-    return record
+def served_units(served: DemandModel, frame: pd.DataFrame) -> np.ndarray:
+    """Units for every row of `frame` through the serving class (one call per store x product)."""
+    out = np.empty(len(frame))
+    weeks = pd.to_datetime(frame["week_end_date"]).dt.isocalendar().week.to_numpy(int)
+    for (s, p), index in frame.groupby(["store_id", "product_id"], sort=False).indices.items():
+        g = frame.iloc[index]
+        out[index] = served.units_rows(str(s), str(p), weeks[index], g["price"].to_numpy(float),
+                                       g["base_price"].to_numpy(float), g["display"].to_numpy(float),
+                                       g["feature"].to_numpy(float), g["tpr"].to_numpy(float))
+    return out
+
+
+def monotonicity_sweep(served: DemandModel, prices_per_curve: int = SWEEP_PRICES) -> dict[str, Any]:
+    """Every store x product of the catalog, every setting of the three flags (and TPR derived from
+    the price, as the price curve does): units along a price grid from half the lowest to 1.5x the
+    highest price seen for the product must never rise. Through the served artifact."""
+    curves, violations, worst, examples = 0, 0, 0.0, []
+    for product in served.products:
+        low, high = served.seen_prices(product)
+        prices = np.linspace(0.5 * low, 1.5 * high, prices_per_curve)
+        base = served.usual_price(product)
+        n = len(prices)
+        settings = [(d, f, t) for d, f, t in FLAG_SETTINGS]
+        display = np.concatenate([np.full(n, d) for d, _, _ in settings] + [np.zeros(n)])
+        feature = np.concatenate([np.full(n, f) for _, f, _ in settings] + [np.zeros(n)])
+        tpr = np.concatenate([np.full(n, t) for _, _, t in settings] + [derived_tpr(prices, base, 0, 0)])
+        grid = np.tile(prices, len(settings) + 1)
+        for store in served.stores:
+            units = served.units_rows(store, product, SWEEP_WEEK, grid, base, display.astype(float),
+                                      feature.astype(float), tpr.astype(float)).reshape(len(settings) + 1, n)
+            rises = np.diff(units, axis=1)
+            for k, row in enumerate(rises):
+                curves += 1
+                if (row > 0).any():
+                    violations += 1
+                    worst = max(worst, float(row.max()))
+                    if len(examples) < 5:
+                        what = "tpr derived" if k == len(settings) else "display/feature/tpr=%d/%d/%d" % settings[k]
+                        examples.append(f"store {store} product {product} {what}: +{row.max():.4g} units")
+    ok = violations == 0
+    return {"curves": curves, "prices_per_curve": prices_per_curve, "stores": len(served.stores),
+            "products": len(served.products), "flag_settings": len(FLAG_SETTINGS) + 1, "violations": violations,
+            "largest_rise_units": worst, "examples": examples, "price_grid": "0.5 x lowest .. 1.5 x highest seen",
+            "statement": (f"price response {'monotone' if ok else 'NOT monotone'}: {curves:,} curves (every store x "
+                          f"product, {len(FLAG_SETTINGS)} flag settings and TPR derived from price, "
+                          f"{prices_per_curve} prices each) through the served artifact, {violations} with a rise")}
+
+
+def publish(outcome, frame: pd.DataFrame, out: Path) -> dict[str, Any]:
+    """Write the serving files of the refitted chosen model and check them through the serving class."""
+    chosen = outcome.model
+    spec = chosen.artifact(out, frame)
+    artifact = {"format": 2, "model": chosen.name, "feature_names": FEATURE_NAMES, "target": "units",
+                "week_ends_on": "Wednesday", "promotion_means": {"display": 1, "feature": 1, "tpr": 0},
+                "catalog": catalog(frame, spec["encodings"]), **spec}
+    write_json(out / "demand.json", artifact)
+    served = DemandModel(out, {"version": "build"})
+    native = np.asarray(chosen.predict(frame.drop(columns=["units"])), dtype=float)
+    through = served_units(served, frame)
+    gap = float(np.max(np.abs(through - native) / np.maximum(1.0, np.abs(native))))
+    if not gap <= PARITY_TOLERANCE:
+        raise RuntimeError(f"the served {chosen.name} differs from the native model by {gap:.3g} (relative)")
+    sweep = monotonicity_sweep(served)
+    if sweep["violations"]:
+        raise RuntimeError(sweep["statement"] + "; " + "; ".join(sweep["examples"]))
+    serving = {"model": chosen.name, "kind": spec["kind"],
+               "served_vs_native": {"rows": int(len(frame)), "max_relative_gap": gap, "tolerance": PARITY_TOLERANCE}}
+    for key in ("parity_max_relative_gap", "parity_rows", "blend_weight", "booster"):
+        if key in spec:
+            serving[key] = spec[key]
+    return {"serving": serving, "monotonicity": sweep}
 
 
 # ----------------------------------------------------------------------------------- run
@@ -346,78 +258,74 @@ def arguments():
     parser.add_argument("--database-url", default=None,
                         help="SQLAlchemy URL (default: DATABASE_URL or SQLite under var/demand/)")
     parser.add_argument("--db-schema", default=None, help="PostgreSQL schema for the warehouse table")
-    parser.add_argument("--holdout-weeks", type=int, default=HOLDOUT_WEEKS)
+    parser.add_argument("--holdout-weeks", type=int, default=HOLDOUT_WEEKS,
+                        help="length of the test window and of each validation window, in weeks")
+    parser.add_argument("--validation-windows", type=int, default=VALIDATION_WINDOWS)
     parser.add_argument("--report", type=Path, default=DEFAULT_REPORT, help="validation report file")
-    parser.add_argument("--quick", action="store_true", help="fewer trees and epochs (tests, notebook)")
+    parser.add_argument("--quick", action="store_true", help="the same as --small")
     return parser
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     """The pipeline; raises DataValidationError before touching the warehouse or the store."""
     args = arguments().parse_args(argv)
-    args.quick = args.quick or args.small  # the kernel's quick slice for tests and smoke runs
+    small = args.quick or args.small  # fewer trees; the same rows and plan
     seed_everything(args.seed)
     quiet = progress_disabled(args.quiet)
     log = StepLog()
-    steps = tqdm(total=5, desc="demand: pipeline", unit="step", disable=quiet, file=sys.stderr)
 
     started = time.perf_counter()
     frame, report = validate(args.data, args.report)
     log.record("validate", started, rows=len(frame), rules_broken=0)
-    steps.update()
 
     started = time.perf_counter()
     warehouse = Warehouse(args.database_url, args.db_schema)
     try:
         loaded = load(frame, warehouse, quiet)
-        rows = warehouse.read()
+        rows = read_rows(warehouse)
     finally:
         warehouse.dispose()
-    log.record("load", started, dialect=warehouse.dialect, rows_in_file=loaded.rows_in_file,
-               inserted=loaded.inserted, already_present=loaded.updated_or_unchanged, warehouse_rows=loaded.after)
-    steps.update()
+    log.record("load", started, {"inserted": loaded.inserted, "already_present": loaded.updated_or_unchanged},
+               dialect=warehouse.dialect, rows_in_file=loaded.rows_in_file, warehouse_rows=loaded.after)
 
     started = time.perf_counter()
-    data = features(rows, args.holdout_weeks)
-    log.record("features", started, fit_rows=len(data.train), holdout_rows=len(data.test),
-               features=len(FEATURE_NAMES), stores=rows["store_id"].nunique(), products=rows["product_id"].nunique())
-    steps.update()
-
-    started = time.perf_counter()
-    table, winner, fitted = compare(data, args.seed, args.quick, quiet)
-    log.record("compare", started, models=len(table), winner=winner, winner_mae=round(table[winner]["mae"], 4))
-    steps.update()
+    plan = split_plan(args.holdout_weeks, args.validation_windows)
+    candidates, baselines = models.candidates(args.seed, small), models.baselines()
+    outcome = run_flow(rows, plan, candidates=candidates, baselines=baselines, metrics=METRICS, metric=METRIC,
+                       target="units", keys=["store_id", "product_id"], carry=["week_end_date"], quiet=quiet,
+                       label="demand: backtest",
+                       note=f"units per store x product x week, the latest {args.holdout_weeks} weeks")
+    chosen = outcome.choice.chosen
+    log.record("backtest", started, folds=len(outcome.plan["folds"]), models=len(candidates) + len(baselines),
+               chosen=chosen, validation_mae=round(outcome.validation[chosen][METRIC], 4),
+               test_mae=round(outcome.test[chosen][METRIC], 4))
 
     started = time.perf_counter()
     out = build_dir(args.output)
-    record = publish(rows, winner, args.seed, args.quick, out, data, fitted.get(winner))
-    summary = ev.summary(model=winner, baseline=BASELINE, metric="MAE", model_score=table[winner]["mae"],
-                         baseline_score=table[BASELINE]["mae"],
-                         note=f"units per store x product x week, latest {args.holdout_weeks} weeks")
-    metrics = {"holdout": data.holdout, "comparison": {n: {k: v for k, v in row.items() if k != "fit_seconds"}
-                                                       for n, row in table.items()},
-               "winner": winner, "chosen_by": "lowest hold-out MAE", "summary": summary}
+    checks = publish(outcome, rows, out)
+    log.record("export", started, model=chosen, monotone_curves=checks["monotonicity"]["curves"],
+               violations=checks["monotonicity"]["violations"])
+    metrics = outcome.metrics(validation_by_window=by_origin(outcome.table, "validation"),
+                              target=target_check(outcome.test, chosen), total_units=total_check(outcome, chosen),
+                              monotonicity=checks["monotonicity"])
+    metrics.pop("test_by_horizon", None)
     extra = {
-        "comparison_table": [{"model": n, **table[n], "winner": n == winner} for n in MODELS],
-        "serving": {"model": winner, **record},
+        "serving": checks["serving"],
         "pipeline": {"steps": list(log.steps), "validation": report.text().strip(),
                      "price_above_base_tolerance": PRICE_ABOVE_BASE_TOLERANCE,
                      "warehouse": {"dialect": warehouse.dialect, "table": "demand_weekly", "rows": loaded.after}},
-        "training": {"seed": args.seed, "quick": args.quick, "refit": "winner refit on every week before publishing",
-                     "feature_names": FEATURE_NAMES},
+        "training": {"seed": args.seed, "small": small, "refit": "the chosen model refitted on every week",
+                     "feature_names": FEATURE_NAMES, "monotone_constraints": MONOTONE,
+                     "pair_shrink": models.PAIR_SHRINK, "store_shrink": models.STORE_SHRINK},
     }
-    if "loglog_elasticity" in fitted:
-        extra["elasticity_holdout_fit"] = elasticity(fitted["loglog_elasticity"])
     manifest = finish(SERVICE, out, metrics=metrics, features=[{"name": n, "type": t} for n, t in FEATURES],
                       data_fingerprint=fingerprint_files(args.data),
-                      libraries=["pandas", "pandera", "sqlalchemy", "scikit-learn", "xgboost", "onnxruntime",
-                                 "skl2onnx", "onnxmltools"],
+                      libraries=["pandas", "pandera", "sqlalchemy", "lightgbm", "xgboost", "onnxruntime",
+                                 "onnxmltools"],
                       store_uri=args.store_uri, publish=not args.no_publish, extra=extra)
-    log.record("publish", started, version=manifest["version"], published=not args.no_publish,
-               files=len(manifest["files"]))
-    steps.update()
-    steps.close()
-    say(summary["statement"])
+    say(metrics["summary"]["statement"])
+    for key in ("target", "total_units", "monotonicity"):
+        say(metrics[key]["statement"])
     return manifest
 
 

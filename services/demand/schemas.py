@@ -51,7 +51,7 @@ class PredictRequest(Target):
 class PredictResponse(BaseModel):
     prediction: float = Field(description="expected units sold in the week")
     model_version: str
-    model: str = Field(description="the model that won the hold-out comparison")
+    model: str = Field(description="the model chosen on the validation windows (see GET /api/demand/model)")
     week_ending: str
     store_id: str
     product_id: str
@@ -61,6 +61,8 @@ class PredictResponse(BaseModel):
     display: int
     feature: int
     tpr: int
+    warnings: list[str] = Field(description="what the answer cannot vouch for: a price outside those seen for the "
+                                            "product, a store x product never seen in the training data")
 
 
 class PriceCurveRequest(Target):
@@ -74,13 +76,16 @@ class CurvePoint(BaseModel):
     price: float
     units: float
     revenue: float
+    within_seen_prices: bool = Field(description="false where the price lies outside the shelf prices seen for the "
+                                                 "product in the training data (the model extrapolates there)")
 
 
 class Curve(BaseModel):
     display: int
     feature: int
     points: list[CurvePoint]
-    best_price: float = Field(description="the price on the grid that maximises revenue = price x units")
+    best_price: float = Field(description="the price on the grid that maximises revenue = price x units, among the "
+                                          "prices seen for the product when the grid has any")
     best_units: float
     best_revenue: float
 
@@ -98,6 +103,8 @@ class PriceCurveResponse(BaseModel):
     with_promotion: Curve
     promotion_lift_at_best_price: float = Field(description="units with promotion / without, at the best "
                                                             "no-promotion price")
+    warnings: list[str] = Field(description="prices of the grid outside those seen for the product, a store x "
+                                            "product never seen in the training data")
     notes: list[str]
 
 

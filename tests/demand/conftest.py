@@ -1,4 +1,4 @@
-"""Demand fixtures: a trained artifact (quick mode), the real PostgreSQL, per-run schemas.
+"""Demand fixtures: a trained artifact (--small), the real PostgreSQL, per-run schemas.
 
 Env read by these tests:
 - TEST_POSTGRES_URL: SQLAlchemy URL of the PostgreSQL server
@@ -19,6 +19,7 @@ from tests.conftest import make_settings
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "data" / "retail_demand" / "dunnhumby_frozen_pizza_weekly.csv"
+SMALL_RUN = ["--small", "--quiet", "--no-publish", "--seed", "42"]
 
 
 @pytest.fixture(scope="session")
@@ -59,13 +60,12 @@ def warehouse(request, tmp_path):
 
 @pytest.fixture(scope="session")
 def demand_run(tmp_path_factory):
-    """One quick pipeline run on the shipped data into a temp folder (not published): (manifest, folder)."""
+    """One small pipeline run on the shipped data into a temp folder (not published): (manifest, folder)."""
     from services.demand import pipeline
 
     base = tmp_path_factory.mktemp("demand-run")
     out = base / "artifact"
-    manifest = pipeline.run(["--quick", "--quiet", "--no-publish", "--output", str(out),
-                             "--database-url", f"sqlite:///{base / 'warehouse.db'}",
+    manifest = pipeline.run([*SMALL_RUN, "--output", str(out), "--database-url", f"sqlite:///{base / 'warehouse.db'}",
                              "--report", str(base / "report.txt")])
     return manifest, out
 

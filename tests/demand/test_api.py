@@ -1,10 +1,13 @@
-"""The demand HTTP API over a real (quick) artifact: predict, price-curve, catalog, errors."""
+"""The demand HTTP API over a real (--small) artifact: predict, price-curve, catalog, errors, warnings."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
 
 from services.demand import model as demand_model
+from services.demand.features import FEATURE_NAMES
 
 STORE, PRODUCT = 25027, "7192100337"
 BODY = {"date": "2011-06-15", "store_id": STORE, "product_id": PRODUCT, "price": 4.99}
@@ -81,16 +84,16 @@ def test_price_curve_is_one_batch_and_finds_the_revenue_maximum(client, monkeypa
     calls = []
     original = demand_model.DemandModel._run
 
-    def counting(self, x, store, product):
+    def counting(self, x, store, product, cells):
         calls.append(x.shape)
-        return original(self, x, store, product)
+        return original(self, x, store, product, cells)
 
     monkeypatch.setattr(demand_model.DemandModel, "_run", counting)
     resp = client.post("/api/demand/price-curve", json={"date": "2011-06-15", "store_id": STORE,
                                                         "product_id": PRODUCT, "price_min": 4.0,
                                                         "price_max": 8.0, "steps": 9})
     assert resp.status_code == 200, resp.json
-    assert calls == [(18, 12)]  # 9 prices x (without, with promotion), one model call
+    assert calls == [(18, len(FEATURE_NAMES))]  # 9 prices x (without, with promotion), one model call
     body = resp.json
     for key in ("without_promotion", "with_promotion"):
         curve = body[key]
@@ -98,9 +101,51 @@ def test_price_curve_is_one_batch_and_finds_the_revenue_maximum(client, monkeypa
         assert prices[0] == 4.0 and prices[-1] == 8.0 and len(prices) == 9
         revenue = [p["revenue"] for p in curve["points"]]
         np.testing.assert_allclose(revenue, [p["price"] * p["units"] for p in curve["points"]])
-        assert curve["best_revenue"] == max(revenue) and curve["best_price"] == prices[int(np.argmax(revenue))]
+        seen = [r if p["within_seen_prices"] else -1.0 for p, r in zip(curve["points"], revenue)]
+        assert curve["best_revenue"] == max(seen) and curve["best_price"] == prices[int(np.argmax(seen))]
     assert body["with_promotion"]["display"] == 1 and body["without_promotion"]["display"] == 0
-    assert any("extrapolates" in n for n in body["notes"])  # 8.0 is above the prices seen (7.49)
+    # 4.0 and 8.0 lie outside the prices seen (4.44..7.49): those points are marked, and the API warns
+    assert [p["within_seen_prices"] for p in body["without_promotion"]["points"]] == [4.44 <= p <= 7.49 for p in prices]
+    assert any("outside the shelf prices seen" in w and "4.44..7.49" in w for w in body["warnings"])
+    assert 4.44 <= body["without_promotion"]["best_price"] <= 7.49  # the maximum is searched among the prices seen
+
+
+def test_prices_within_the_seen_range_give_no_warning(client):
+    curve = client.post("/api/demand/price-curve", json={"date": "2011-06-15", "store_id": STORE,
+                                                         "product_id": PRODUCT, "steps": 7}).json
+    assert curve["warnings"] == []
+    assert all(p["within_seen_prices"] for p in curve["with_promotion"]["points"])
+    assert post(client, "predict", price=5.99).json["warnings"] == []
+
+
+def test_predict_warns_outside_the_seen_prices_and_for_an_unseen_pair(client, demand_artifact):
+    far = post(client, "predict", price=12.0)
+    assert far.status_code == 200 and far.json["prediction"] >= 0
+    assert len(far.json["warnings"]) == 1 and "the price 12 is outside" in far.json["warnings"][0]
+    pairs = json.loads((demand_artifact / "demand.json").read_text())["encodings"]["pairs"]
+    catalog = client.get("/api/demand/catalog").json
+    unseen = next((s["store_id"], p["product_id"]) for s in catalog["stores"] for p in catalog["products"]
+                  if f"{s['store_id']}|{p['product_id']}" not in pairs)
+    resp = post(client, "predict", store_id=unseen[0], product_id=unseen[1], price=5.0)
+    assert resp.status_code == 200 and any("no week of product" in w for w in resp.json["warnings"])
+
+
+def test_every_price_curve_served_falls_with_price(client):
+    """The price-curve endpoint for every store x product: both curves never rise with the price."""
+    catalog = client.get("/api/demand/catalog").json
+    rises = []
+    for store in catalog["stores"]:
+        for product in catalog["products"]:
+            body = client.post("/api/demand/price-curve", json={
+                "date": "2011-06-15", "store_id": store["store_id"], "product_id": product["product_id"],
+                "price_min": round(product["min_price"] * 0.5, 2), "price_max": round(product["max_price"] * 1.5, 2),
+                "steps": 31}).json
+            for key in ("without_promotion", "with_promotion"):
+                units = [p["units"] for p in body[key]["points"]]
+                if np.any(np.diff(units) > 0):
+                    rises.append((store["store_id"], product["product_id"], key))
+    assert len(catalog["stores"]) * len(catalog["products"]) == 924
+    assert rises == []
 
 
 def test_price_curve_matches_predict(client):
@@ -138,7 +183,7 @@ def test_catalog_lists_stores_and_products_with_usual_prices(client):
 def test_platform_routes(client):
     assert client.get("/api/demand/ready").status_code == 200
     model = client.get("/api/demand/model").json
-    assert set(model["metrics"]["comparison"]) >= {"store_product_mean", "xgboost", "mlp"}
+    assert set(model["metrics"]["test"]) >= {"store_product_mean", "promo_adjusted_mean", model["metrics"]["choice"]["chosen"]}
     paths = client.get("/api/demand/openapi.json").json["paths"]
     assert {"/api/demand/predict", "/api/demand/price-curve", "/api/demand/catalog"} <= set(paths)
     assert "promotion" in str(paths["/api/demand/predict"])

@@ -52,6 +52,7 @@ def test_notebook_runs_on_a_small_slice(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "notebooks" / "demand.py")], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "winner:" in out.stdout and "baseline" in out.stdout
+    assert "chosen:" in out.stdout and "baseline" in out.stdout and "target" in out.stdout
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {
-        "demand_price_promotion.png", "demand_comparison.png", "demand_holdout_scatter.png"}
+        "demand_price_promotion.png", "demand_comparison.png", "demand_holdout_scatter.png",
+        "demand_price_response.png"}

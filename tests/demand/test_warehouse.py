@@ -1,10 +1,12 @@
 """The warehouse on SQLite and on the real PostgreSQL: idempotent upsert, insert-missing, read back."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from services.demand import pipeline
+from services.demand import models, pipeline
+from services.demand.features import FEATURE_NAMES
 from services.demand.validation import validate_file
 from tests.demand.conftest import DATA
 
@@ -50,13 +52,23 @@ def test_a_corrected_row_replaces_the_old_one(warehouse, validated):
 
 
 def test_pipeline_steps_read_the_same_rows_from_either_database(warehouse, validated, tmp_path):
-    """validate -> load -> features on this warehouse (the PostgreSQL run uses the real server)."""
+    """validate -> load -> read back -> the split plan and feature rows, on this warehouse (the
+    PostgreSQL run uses the real server)."""
     frame, _ = pipeline.validate(DATA, tmp_path / "report.txt")
     pipeline.load(frame, warehouse)
     pipeline.load(frame, warehouse)  # a re-run of the load step
-    rows = warehouse.read()
-    data = pipeline.features(rows, holdout_weeks=20)
-    assert len(data.train) + len(data.test) == len(validated)
-    assert data.train["week_end_date"].max() < data.test["week_end_date"].min()
-    assert data.x_train.shape == (len(data.train), 12) and data.x_test.shape == (len(data.test), 12)
-    assert data.holdout["holdout_rows"] == 1358 and data.holdout["first_week"] == "2011-03-30"
+    rows = pipeline.read_rows(warehouse)
+    assert len(rows) == len(validated)
+    assert rows["store_id"].map(type).eq(str).all() and rows["units"].dtype == np.int64
+    back = rows.set_index(["week_end_date", "store_id", "product_id"]).sort_index()
+    want = validated.assign(week_end_date=pd.to_datetime(validated["week_end_date"]),
+                            store_id=validated["store_id"].astype(str), product_id=validated["product_id"].astype(str)
+                            ).set_index(["week_end_date", "store_id", "product_id"]).sort_index()
+    assert (back["units"] == want["units"]).all() and np.allclose(back["price"], want["price"])
+    folds = pipeline.split_plan().folds(rows)
+    test = [f for f in folds if f.role == "test"][0]
+    assert test.predict.sum() == 1358 and rows.loc[test.predict, "week_end_date"].min() == pd.Timestamp("2011-03-30")
+    assert rows.loc[test.fit, "week_end_date"].max() < pd.Timestamp("2011-03-30")
+    enc = models.Encodings().fit(rows.loc[test.fit])
+    x = models.matrix(rows.loc[test.predict], enc, enc.rows(rows.loc[test.predict]))
+    assert x.shape == (1358, len(FEATURE_NAMES)) and np.isfinite(x).all()

@@ -1,0 +1,273 @@
+"""Demand's baselines and candidates on the kernel's model interface (fit(frame) / predict(frame)).
+
+Training code only (pandas, LightGBM, XGBoost); serving reads what `artifact()` writes and
+computes the same numbers in services/demand/model.py without these libraries.
+
+Frames are warehouse rows: week_end_date, store_id, product_id, price, base_price, display,
+feature, tpr, units. Every model learns its encodings from the rows it is fitted on, so a
+backtest fold never sees the weeks it predicts.
+
+- store_product_mean (baseline): the kernel's MeanByKey over store x product.
+- promo_adjusted_mean (baseline): the store x product mean over unpromoted weeks times the typical
+  lift of the row's display/feature/TPR cell, in log1p space (a geometric mean, which suits
+  counts skewed to the right), the pair's mean shrunk toward product + store by 3 pseudo-rows.
+- lightgbm_tweedie / lightgbm_poisson / xgboost_poisson (candidates): gradient boosting with a
+  count objective (so totals are unbiased in the fitting rows, unlike log1p training), monotone
+  constraints on the price features and the promotion flags (features.MONOTONE).
+- blend (candidate): a log1p-space weighted mean of the LightGBM Tweedie booster and the
+  promotion-adjusted baseline; both are monotone in price for fixed flags, so the blend is.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from services.common.baselines import MeanByKey
+from services.common.export import check_parity, onnx_bytes
+
+from .features import FEATURE_NAMES, MONOTONE, cell, feature_matrix, levels, pair_key, promo_log1p
+
+PAIR_SHRINK = 3.0    # pseudo-rows pulling a store x product level toward product level + store effect
+STORE_SHRINK = 5.0   # pseudo-rows pulling a store effect toward 0
+ONNX_FILE = "model.onnx"
+BLEND_WEIGHT = 1 / 3  # weight of the promotion-adjusted baseline in the blend (log1p space)
+
+
+def _log1p_units(frame: pd.DataFrame) -> np.ndarray:
+    return np.log1p(frame["units"].to_numpy(float))
+
+
+def plain_mask(frame: pd.DataFrame) -> np.ndarray:
+    return cell(frame["display"], frame["feature"], frame["tpr"]) == 0
+
+
+class Encodings:
+    """Product, store and store x product levels of log1p(units) from fitting rows (features.py).
+
+    `as_json()` is what the artifact ships; `rows(frame)` gives the level columns of any rows
+    through features.levels (the function serving calls); `fitting_rows(frame)` gives them for the
+    rows it was fitted on with each row's own units left out of its pair's levels, so a booster
+    cannot learn to trust a level that contains the answer.
+    """
+
+    def fit(self, frame: pd.DataFrame) -> "Encodings":
+        ly = _log1p_units(frame)
+        plain = plain_mask(frame)
+        d = pd.DataFrame({"s": frame["store_id"].astype(str).to_numpy(), "p": frame["product_id"].astype(str).to_numpy(),
+                          "ly": ly, "plain": plain})
+        d["k"] = d["s"] + "|" + d["p"]
+        product_level = d.groupby("p")["ly"].mean()
+        product_base = d[d["plain"]].groupby("p")["ly"].mean().reindex(product_level.index).fillna(product_level)
+        d["resid"] = d["ly"] - d["p"].map(product_level)
+        d["resid_base"] = d["ly"] - d["p"].map(product_base)
+        by_store = d.groupby("s")
+        effect = by_store["resid"].sum() / (by_store.size() + STORE_SHRINK)
+        plain_store = d[d["plain"]].groupby("s")
+        base_effect = (plain_store["resid_base"].sum() / (plain_store.size() + STORE_SHRINK)).reindex(
+            effect.index).fillna(0.0)
+        self.global_level = float(ly.mean())
+        self.global_base = float(ly[plain].mean()) if plain.any() else self.global_level
+        grouped = frame.assign(_p=d["p"].to_numpy()).groupby("_p")
+        self.products = {
+            p: {"level": float(product_level[p]), "base": float(product_base[p]),
+                "usual_price": float(g["base_price"].median()), "min_price": float(g["price"].min()),
+                "max_price": float(g["price"].max()), "rows": int(len(g)), "mean_units": float(g["units"].mean()),
+                "manufacturer": str(g["manufacturer"].iloc[0]) if "manufacturer" in g else ""}
+            for p, g in grouped}
+        units = frame["units"].to_numpy(float)
+        store_units = pd.Series(units).groupby(d["s"].to_numpy()).mean()
+        store_rows = by_store.size()
+        self.stores = {s: {"effect": float(effect[s]), "base_effect": float(base_effect[s]),
+                           "rows": int(store_rows[s]), "mean_units": float(store_units[s])} for s in effect.index}
+        all_sums = d.groupby("k")["ly"].agg(["sum", "size"])
+        plain_sums = d[d["plain"]].groupby("k")["ly"].agg(["sum", "size"]).reindex(all_sums.index).fillna(0.0)
+        store_of = all_sums.index.str.split("|").str[0]
+        product_of = all_sums.index.str.split("|").str[1]
+        prior = product_level.reindex(product_of).to_numpy() + effect.reindex(store_of).to_numpy()
+        prior_base = product_base.reindex(product_of).to_numpy() + base_effect.reindex(store_of).to_numpy()
+        total, n = all_sums["sum"].to_numpy(float), all_sums["size"].to_numpy(int)
+        plain_total, plain_n = plain_sums["sum"].to_numpy(float), plain_sums["size"].to_numpy(int)
+        level = (total + PAIR_SHRINK * prior) / (n + PAIR_SHRINK)
+        base = (plain_total + PAIR_SHRINK * prior_base) / (plain_n + PAIR_SHRINK)
+        keys = all_sums.index.tolist()
+        self.sums = dict(zip(keys, zip(total.tolist(), n.tolist(), plain_total.tolist(), plain_n.tolist())))
+        self.pairs = {k: {"level": float(a), "base": float(b)} for k, a, b in zip(keys, level, base)}
+        return self
+
+    def as_json(self) -> dict[str, Any]:
+        return {"global_level": self.global_level, "global_base": self.global_base, "pair_shrink": PAIR_SHRINK,
+                "store_shrink": STORE_SHRINK, "products": self.products, "stores": self.stores, "pairs": self.pairs}
+
+    def rows(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        enc = self.as_json()
+        cache: dict[tuple[str, str], dict[str, float]] = {}
+        out = {n: np.empty(len(frame)) for n in ("pair_level", "pair_base", "product_level", "product_base",
+                                                 "store_effect")}
+        for i, (s, p) in enumerate(zip(frame["store_id"].astype(str), frame["product_id"].astype(str))):
+            if (s, p) not in cache:
+                cache[(s, p)] = levels(enc, s, p)
+            for n, v in cache[(s, p)].items():
+                out[n][i] = v
+        return out
+
+    def fitting_rows(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        out = self.rows(frame)
+        ly, plain = _log1p_units(frame), plain_mask(frame)
+        for i, (s, p) in enumerate(zip(frame["store_id"].astype(str), frame["product_id"].astype(str))):
+            total, n, plain_total, plain_n = self.sums[pair_key(s, p)]
+            prior = self.products[p]["level"] + self.stores[s]["effect"]
+            out["pair_level"][i] = (total - ly[i] + PAIR_SHRINK * prior) / (n - 1 + PAIR_SHRINK)
+            if plain[i]:
+                prior_base = self.products[p]["base"] + self.stores[s]["base_effect"]
+                out["pair_base"][i] = (plain_total - ly[i] + PAIR_SHRINK * prior_base) / (plain_n - 1 + PAIR_SHRINK)
+        return out
+
+    def usual_price(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.array([self.products[p]["usual_price"] if p in self.products else b
+                         for p, b in zip(frame["product_id"].astype(str), frame["base_price"].to_numpy(float))])
+
+
+def matrix(frame: pd.DataFrame, enc: Encodings, level_columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Feature rows of `frame` through the serving feature function."""
+    weeks = pd.to_datetime(frame["week_end_date"]).dt.isocalendar().week.to_numpy(int)
+    return feature_matrix(**level_columns, price=frame["price"].to_numpy(float),
+                          base_price=frame["base_price"].to_numpy(float), usual_price=enc.usual_price(frame),
+                          display=frame["display"].to_numpy(float), feature=frame["feature"].to_numpy(float),
+                          tpr=frame["tpr"].to_numpy(float), iso_week=weeks)
+
+
+def cells_of(frame: pd.DataFrame) -> np.ndarray:
+    return cell(frame["display"], frame["feature"], frame["tpr"])
+
+
+# ------------------------------------------------------------------------------------ baselines
+class StoreProductMean(MeanByKey):
+    """The kernel's mean per store x product (the overall mean for a pair never seen)."""
+
+    name = "store_product_mean"
+
+    def __init__(self):
+        super().__init__(key=["store_id", "product_id"], target="units", name=self.name)
+
+    def fit(self, frame: pd.DataFrame) -> "StoreProductMean":
+        super().fit(frame.assign(store_id=frame["store_id"].astype(str), product_id=frame["product_id"].astype(str)))
+        self.encodings_ = Encodings().fit(frame)
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return super().predict(frame.assign(store_id=frame["store_id"].astype(str),
+                                            product_id=frame["product_id"].astype(str)))
+
+    def artifact(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
+        return {"kind": "store_product_mean", "encodings": self.encodings_.as_json(),
+                "means": {pair_key(s, p): v for (s, p), v in self.means_.items()}, "global_mean": self.global_mean_}
+
+
+class PromoAdjustedMean:
+    """exp(pair_base + lift[cell]) - 1: the unpromoted store x product level times the cell's lift."""
+
+    name = "promo_adjusted_mean"
+
+    def fit(self, frame: pd.DataFrame) -> "PromoAdjustedMean":
+        self.encodings_ = Encodings().fit(frame)
+        base = self.encodings_.rows(frame)["pair_base"]
+        resid = pd.Series(_log1p_units(frame) - base).groupby(cells_of(frame)).mean()
+        self.lift_ = {str(int(c)): float(v) for c, v in resid.items()}
+        return self
+
+    def predict_log1p(self, frame: pd.DataFrame) -> np.ndarray:
+        return promo_log1p(self.lift_, self.encodings_.rows(frame)["pair_base"], cells_of(frame))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.maximum(np.expm1(self.predict_log1p(frame)), 0.0)
+
+    def artifact(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
+        return {"kind": "promo_adjusted_mean", "encodings": self.encodings_.as_json(), "lift": self.lift_}
+
+
+# ------------------------------------------------------------------------------------ candidates
+def make_estimator(library: str, objective: str, seed: int, small: bool):
+    constraints = [MONOTONE.get(n, 0) for n in FEATURE_NAMES]
+    trees = 100 if small else 400
+    if library == "lightgbm":
+        from lightgbm import LGBMRegressor
+        return LGBMRegressor(objective=objective, n_estimators=trees, learning_rate=0.03 * (400 / trees) ** 0.5,
+                             num_leaves=15, min_child_samples=20, subsample=0.8, subsample_freq=1,
+                             colsample_bytree=0.8, reg_lambda=1.0, monotone_constraints=constraints,
+                             monotone_constraints_method="advanced", random_state=seed, n_jobs=1, verbose=-1)
+    if library == "xgboost":
+        from xgboost import XGBRegressor
+        return XGBRegressor(objective=f"count:{objective}", n_estimators=trees, learning_rate=0.05 * (400 / trees) ** 0.5,
+                            max_depth=4, min_child_weight=5, subsample=0.8, colsample_bytree=0.8, tree_method="hist",
+                            monotone_constraints=tuple(constraints), random_state=seed,
+                            n_jobs=1)  # one thread: OpenMP spinning on a shared 2-core box costs more
+    raise ValueError(library)
+
+
+class Booster:
+    """Gradient boosting on the feature rows with a count objective and monotone constraints."""
+
+    def __init__(self, library: str, objective: str, seed: int = 42, small: bool = False):
+        self.library, self.objective, self.seed, self.small = library, objective, seed, small
+        self.name = f"{library}_{objective}"
+
+    def fit(self, frame: pd.DataFrame) -> "Booster":
+        self.encodings_ = Encodings().fit(frame)
+        x = matrix(frame, self.encodings_, self.encodings_.fitting_rows(frame))
+        self.estimator_ = make_estimator(self.library, self.objective, self.seed, self.small)
+        self.estimator_.fit(x, frame["units"].to_numpy(float))
+        return self
+
+    def rows(self, frame: pd.DataFrame) -> np.ndarray:
+        return matrix(frame, self.encodings_, self.encodings_.rows(frame))
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.estimator_.predict(self.rows(frame)), dtype=float).ravel()
+
+    def export_onnx(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
+        """model.onnx, checked against the native booster on every row of `frame` (kernel parity)."""
+        blob = onnx_bytes(self.estimator_, len(FEATURE_NAMES), f"demand_{self.name}")
+        x = self.rows(frame)
+        gap = check_parity(blob, x, self.estimator_.predict(x), label=self.name)
+        (out / ONNX_FILE).write_bytes(blob)
+        return {"onnx_file": ONNX_FILE, "parity_max_relative_gap": gap, "parity_rows": int(len(x))}
+
+    def artifact(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
+        return {"kind": "booster", "encodings": self.encodings_.as_json(), **self.export_onnx(out, frame)}
+
+
+class Blend:
+    """expm1((1 - w) log1p(booster) + w log1p(promotion-adjusted baseline)): the booster pulled
+    toward the baseline, which held up better on the validation windows where promotions lifted
+    less than usual."""
+
+    def __init__(self, booster: Booster, weight: float = BLEND_WEIGHT):
+        self.booster, self.weight = booster, weight
+        self.name = f"blend_{booster.name}_promo"
+
+    def fit(self, frame: pd.DataFrame) -> "Blend":
+        self.booster_ = Booster(self.booster.library, self.booster.objective, self.booster.seed,
+                                self.booster.small).fit(frame)
+        self.promo_ = PromoAdjustedMean().fit(frame)
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        mixed = (1 - self.weight) * np.log1p(self.booster_.predict(frame)) + self.weight * self.promo_.predict_log1p(frame)
+        return np.maximum(np.expm1(mixed), 0.0)
+
+    def artifact(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
+        return {"kind": "blend", "encodings": self.booster_.encodings_.as_json(), "lift": self.promo_.lift_,
+                "blend_weight": self.weight, "booster": self.booster_.name, **self.booster_.export_onnx(out, frame)}
+
+
+def candidates(seed: int, small: bool) -> list[Any]:
+    tweedie = Booster("lightgbm", "tweedie", seed, small)
+    return [tweedie, Booster("lightgbm", "poisson", seed, small), Booster("xgboost", "poisson", seed, small),
+            Blend(tweedie)]
+
+
+def baselines() -> list[Any]:
+    return [StoreProductMean(), PromoAdjustedMean()]
