@@ -1,5 +1,7 @@
 // Demand: weekly units for a store x product at a price (with or without promotion), and the
-// price curve: units and revenue against price, with and without promotion, the best price marked.
+// price curve: units and revenue against price, with and without promotion, the best price marked,
+// prices outside those seen for the product marked (hollow points) and warned about. The verdict
+// card shows the served model against the strongest baseline on the test window, and the target.
 import { api, chart, COLORS, dataTable, esc, fillSelect, fmt, html, num, text, wireForm } from "../lib.js";
 
 const usd = (v) => `$${Number(v).toFixed(2)}`;
@@ -12,6 +14,7 @@ export default {
 
   mount(root) {
     html(root, `
+      <div id="demand-verdict" class="card" aria-live="polite"><p class="help">Loading the served model…</p></div>
       <form id="demand-form" class="card" novalidate>
         <h3>Store, product and week</h3>
         <p class="help" id="demand-help">Any day of the week to predict; weeks run Thursday to Wednesday.</p>
@@ -53,13 +56,39 @@ export default {
       return body;
     }
 
+    const warnings = (list) => (list || []).map((w) => `<p class="warning" data-warning>${esc(w)}</p>`).join("");
+
+    async function verdict() {
+      const box = root.querySelector("#demand-verdict");
+      try {
+        const m = (await api("/api/demand/model")).metrics || {};
+        const s = m.summary;
+        const t = m.target;
+        const totals = m.total_units;
+        const mono = m.monotonicity;
+        box.innerHTML = `
+          <h3>Served model against the strongest baseline (test window)</h3>
+          <p><span class="badge ${s.beats_baseline ? "good" : "bad"}" data-verdict>${s.beats_baseline ? "Beats" : "Does NOT beat"} the strongest baseline</span>
+            <span class="badge ${t && t.met ? "good" : "bad"}" data-target>Target ≤ ${esc(t ? t.target_ratio : "–")}× ${t && t.met ? "met" : "NOT met"}</span></p>
+          <p>Served <code data-served>${esc(s.model)}</code>: test MAE <strong>${fmt(s.model_score, { digits: 3 })}</strong>
+            vs <code data-baseline>${esc(s.baseline)}</code> ${fmt(s.baseline_score, { digits: 3 })}
+            (<span data-ratio>${fmt(s.ratio_to_baseline, { digits: 3 })}</span>×); chosen on the validation windows.</p>
+          ${t ? `<p class="help" data-target-text>${esc(t.statement)}</p>` : ""}
+          ${totals ? `<p class="help" data-totals>${esc(totals.statement)}</p>` : ""}
+          ${mono ? `<p class="help" data-monotone>${esc(mono.statement)}</p>` : ""}`;
+      } catch (error) {
+        box.innerHTML = `<p class="error" role="alert">Model information is unavailable: ${esc(error.message)}</p>`;
+      }
+    }
+
     async function predict(f) {
       const body = { ...target(f), price: num(f, "price"), promotion: f.elements.promotion.checked };
       const r = await api("/api/demand/predict", { method: "POST", body });
       const flags = [r.display && "display", r.feature && "feature ad", r.tpr && "temporary price reduction"].filter(Boolean);
       out.innerHTML = `<p class="big">Week ending ${esc(r.week_ending)}: <strong data-units>${fmt(r.prediction, { digits: 1 })}</strong> units expected</p>
         <p class="help">Store ${esc(r.store_id)}, product ${esc(r.product_id)} at ${usd(r.price)} (regular ${usd(r.base_price)}, ${esc(r.base_price_source)});
-        ${flags.length ? esc(flags.join(", ")) : "no promotion"}. Model ${esc(r.model)}, version <code>${esc(r.model_version)}</code>.</p>`;
+        ${flags.length ? esc(flags.join(", ")) : "no promotion"}. Model ${esc(r.model)}, version <code>${esc(r.model_version)}</code>.</p>
+        ${warnings(r.warnings)}`;
     }
 
     async function curve(f) {
@@ -72,13 +101,15 @@ export default {
       const off = r.without_promotion;
       const on = r.with_promotion;
       const xy = (c, key) => c.points.map((p) => ({ x: p.price, y: p[key] }));
+      // hollow points where the price lies outside those seen for the product (an extrapolation)
+      const fill = (c, color) => c.points.map((p) => (p.within_seen_prices ? color : "#ffffff"));
       curveBox.hidden = false;
       chart(root.querySelector("#demand-chart"), {
         type: "scatter",
         data: {
           datasets: [
-            { label: "Units, no promotion", data: xy(off, "units"), yAxisID: "units", showLine: true, borderColor: COLORS.blue, backgroundColor: COLORS.blue, pointRadius: 2 },
-            { label: "Units, with promotion", data: xy(on, "units"), yAxisID: "units", showLine: true, borderColor: COLORS.orange, backgroundColor: COLORS.orange, pointRadius: 2 },
+            { label: "Units, no promotion", data: xy(off, "units"), yAxisID: "units", showLine: true, borderColor: COLORS.blue, backgroundColor: COLORS.blue, pointBackgroundColor: fill(off, COLORS.blue), pointRadius: 3 },
+            { label: "Units, with promotion", data: xy(on, "units"), yAxisID: "units", showLine: true, borderColor: COLORS.orange, backgroundColor: COLORS.orange, pointBackgroundColor: fill(on, COLORS.orange), pointRadius: 3 },
             { label: "Revenue, no promotion", data: xy(off, "revenue"), yAxisID: "revenue", showLine: true, borderColor: COLORS.blue, backgroundColor: COLORS.blue, borderDash: [6, 4], pointRadius: 0 },
             { label: "Revenue, with promotion", data: xy(on, "revenue"), yAxisID: "revenue", showLine: true, borderColor: COLORS.orange, backgroundColor: COLORS.orange, borderDash: [6, 4], pointRadius: 0 },
             { label: "Best price (max revenue)", data: [{ x: off.best_price, y: off.best_revenue }, { x: on.best_price, y: on.best_revenue }], yAxisID: "revenue",
@@ -100,11 +131,12 @@ export default {
           (${fmt(off.best_units, { digits: 1 })} units, ${usd(off.best_revenue)} revenue);
           with promotion <strong>${usd(on.best_price)}</strong> (${fmt(on.best_units, { digits: 1 })} units, ${usd(on.best_revenue)}).
           Promotion lift at the best no-promotion price: ×${fmt(r.promotion_lift_at_best_price, { digits: 2 })}.</p>
-        <p class="help">Week ending ${esc(r.week_ending)}; prices seen for this product ${usd(r.observed_price_range[0])} – ${usd(r.observed_price_range[1])};
-          model ${esc(r.model)}, version <code>${esc(r.model_version)}</code>.</p>
-        ${(r.notes || []).map((n) => `<p class="warning">${esc(n)}</p>`).join("")}
-        ${dataTable("Price curve", ["price", "units", "revenue", "units (promotion)", "revenue (promotion)"],
-          off.points.map((p, i) => [usd(p.price), p.units, usd(p.revenue), on.points[i] ? on.points[i].units : "", on.points[i] ? usd(on.points[i].revenue) : ""]))}`;
+        <p class="help">Week ending ${esc(r.week_ending)}; prices seen for this product ${usd(r.observed_price_range[0])} – ${usd(r.observed_price_range[1])}
+          (hollow points lie outside them); model ${esc(r.model)}, version <code>${esc(r.model_version)}</code>.</p>
+        ${warnings(r.warnings)}
+        ${(r.notes || []).map((n) => `<p class="help">${esc(n)}</p>`).join("")}
+        ${dataTable("Price curve", ["price", "seen price?", "units", "revenue", "units (promotion)", "revenue (promotion)"],
+          off.points.map((p, i) => [usd(p.price), p.within_seen_prices ? "yes" : "no (extrapolated)", p.units, usd(p.revenue), on.points[i] ? on.points[i].units : "", on.points[i] ? usd(on.points[i].revenue) : ""]))}`;
     }
 
     wireForm(form, (f, submitter) => (submitter && submitter.value === "curve" ? curve(f) : predict(f)), { busyRegion: out });
@@ -114,6 +146,7 @@ export default {
       if (p) form.elements.price.value = p.usual_price.toFixed(2);
     });
 
+    verdict();
     (async () => {
       try {
         const cat = await api("/api/demand/catalog");
