@@ -45,27 +45,27 @@ def _forecast(version_dir: Path):
 
 
 def _demand(version_dir: Path):
-    from services.demand import pipeline
-    from services.demand.features import FEATURE_NAMES
-
-    art = json.loads((version_dir / "demand.json").read_text())
-    name = art["model"] if art["kind"] == "onnx" else "loglog_elasticity"
     import tempfile
 
+    from services.demand import models, pipeline
+    from services.demand.features import FEATURE_NAMES
     from services.demand.warehouse import Warehouse
 
+    art = json.loads((version_dir / "demand.json").read_text())
+    # the served booster (alone, or the booster inside the blend); a baseline gets the default booster
+    name = art.get("booster", art["model"]) if art["kind"] in ("booster", "blend") else "lightgbm_tweedie"
     frame, _ = pipeline.validate(pipeline.DATA, report_path=None)
     with tempfile.TemporaryDirectory() as tmp:  # the pipeline reads its rows back from the warehouse
         warehouse = Warehouse(f"sqlite:///{tmp}/warehouse.sqlite3")
         try:
             pipeline.load(frame, warehouse)
-            rows = warehouse.read()
+            rows = pipeline.read_rows(warehouse)
         finally:
             warehouse.dispose()
-    data = pipeline.features(rows)
-    model = pipeline.make_estimator(name, 42, False).fit(_frame(data.x_train, FEATURE_NAMES),
-                                                           np.log1p(data.train["units"].to_numpy(float)))
-    return {name: model}, FEATURE_NAMES, data.x_train[-1], "average", f"{name} (pipeline.make_estimator)"
+    booster = {m.name: m for m in models.candidates(42, small=False) if isinstance(m, models.Booster)}[name]
+    booster.fit(rows)
+    x = booster.rows(rows)
+    return {name: booster.estimator_}, FEATURE_NAMES, x[-1], "average", f"{name} (models.Booster, 400 trees)"
 
 
 def _powerball(version_dir: Path):
