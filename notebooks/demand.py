@@ -116,7 +116,7 @@ for fold in plan.describe(rows)["folds"]:
 # %%
 outcome = run_flow(rows, plan, candidates=models.candidates(42, small=SMALL), baselines=models.baselines(),
                    metrics=pipeline.METRICS, metric="mae", target="units", keys=["store_id", "product_id"],
-                   carry=["week_end_date"])
+                   carry=["week_end_date"], by_horizon=False)
 chosen = outcome.choice.chosen
 for role, scores in (("validation", outcome.validation), ("test", outcome.test)):
     print(role)

@@ -292,8 +292,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     plan = split_plan(args.holdout_weeks, args.validation_windows)
     candidates, baselines = models.candidates(args.seed, small), models.baselines()
     outcome = run_flow(rows, plan, candidates=candidates, baselines=baselines, metrics=METRICS, metric=METRIC,
-                       target="units", keys=["store_id", "product_id"], carry=["week_end_date"], quiet=quiet,
-                       label="demand: backtest",
+                       target="units", keys=["store_id", "product_id"], carry=["week_end_date"], by_horizon=False,
+                       quiet=quiet, label="demand: backtest",
                        note=f"units per store x product x week, the latest {args.holdout_weeks} weeks")
     chosen = outcome.choice.chosen
     log.record("backtest", started, folds=len(outcome.plan["folds"]), models=len(candidates) + len(baselines),
@@ -308,7 +308,6 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     metrics = outcome.metrics(validation_by_window=by_origin(outcome.table, "validation"),
                               target=target_check(outcome.test, chosen), total_units=total_check(outcome, chosen),
                               monotonicity=checks["monotonicity"])
-    metrics.pop("test_by_horizon", None)
     extra = {
         "serving": checks["serving"],
         "pipeline": {"steps": list(log.steps), "validation": report.text().strip(),
