@@ -46,7 +46,7 @@ ax[0].plot(minutes, [r["queueLength"] for r in g1], label="queue length")
 ax[0].plot(minutes, [r["perMinuteCount"] for r in g1], label="fans through per minute")
 ax[0].legend()
 true_wait = np.array([np.nan if r["true_wait"] is None else r["true_wait"] for r in g1])
-little = np.array([r["queueLength"] * r["avgProcessingTime"] / max(r["openLanes"], 1) / 60 for r in g1])
+little = np.array([r["queueLength"] * r["avgProcessingTime"] / max(r["openLanes"], 1) / 60 for r in g1])  # queue x processing / lanes
 ax[1].plot(minutes, true_wait, label="true wait (fans joining next minute)")
 ax[1].plot(minutes, little, label="Little's law", alpha=0.7)
 ax[1].set_xlabel("minutes after the gates open")
@@ -58,19 +58,26 @@ print("anomalies at G1:", sorted({r["anomaly_kind"] for r in g1 if r["anomaly"]}
 # ## Train and evaluate on held-out simulated days (what `python -m services.flow.train` does)
 
 # %%
-days = train.simulate_days(10 if SMALL else 60, 42, quiet=True)
-metrics, _, chosen, _ = train.evaluate(days, 42)
-for name, scores in metrics["wait"].items():
-    print(f"{name:18s} MAE {scores['mae']:.3f}  p90 {scores['p90_abs_error']:.3f}")
-for name in ("isolation_forest", "ratio_rule"):
-    a = metrics["anomaly"][name]
-    print(f"{name:18s} precision {a['precision']:.3f} recall {a['recall']:.3f} F1 {a['f1']:.3f}")
-print("served anomaly detector:", chosen["method"])
-print(metrics["summary"]["statement"])
+days = train.simulate_days(18 if SMALL else 144, 42, quiet=True)
+wait, chosen = train.evaluate_wait(days, 42, 60 if SMALL else 400)
+for name, scores in wait["validation"].items():
+    print(f"validation {name:32s} MAE {scores['mae']:.3f}  p90 {scores['p90_abs_error']:.3f}")
+print("chosen on validation regimes:", wait["chosen"])
+for group, row in wait["test"].items():
+    print(f"test {group:36s} ratio to the better of Little's law (observed rate) and queue x processing / lanes: "
+          f"{row['model_mae_ratio_to_better_baseline']:.2f}")
+anomaly, served, threshold, _, _ = train.evaluate_anomaly(days, 42)
+for name, a in anomaly["test"].items():
+    print(f"{name:20s} recall within 3 min {a['recall_3min']:.2f} [{a['recall_3min_ci95_lo']:.2f}, "
+          f"{a['recall_3min_ci95_hi']:.2f}], false alarms per gate-hour {a['false_alarms_per_gate_hour']:.2f}")
+print("served anomaly detector:", served)
 
 # %%
-fig, ax = plt.subplots(figsize=(6, 4))
-names = list(metrics["wait"])
-ax.bar(names, [metrics["wait"][n]["mae"] for n in names])
-ax.set_ylabel("MAE, minutes (held-out days)")
+fig, ax = plt.subplots(figsize=(7, 4))
+row = wait["test"]["all held-out regimes"]
+names = [k for k in row if k.endswith("_mae")]
+ax.bar([n.removesuffix("_mae") for n in names], [row[n] for n in names])
+ax.set_ylabel("MAE, minutes (held-out regimes)")
+ax.tick_params(axis="x", labelrotation=15)
+fig.tight_layout()
 save(fig, "flow_mae.png")

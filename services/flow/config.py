@@ -18,7 +18,7 @@ class FlowSettings(BaseSettings):
     sqlite_path: Path = Field(PROJECT_ROOT / "var" / "flow" / "state.sqlite3", description="SQLite state file")
     dynamodb_table: str = Field("", description="DynamoDB table (FLOW_STATE_BACKEND=dynamodb)")
     stale_seconds: float = Field(180.0, gt=0, description="a gate with no reading for this long is stale")
-    retention_hours: float = Field(48.0, gt=0, description="DynamoDB TTL of stored readings")
+    retention_hours: float = Field(48.0, gt=0, description="stored readings expire after this long (DynamoDB TTL; SQLite prunes)")
     max_future_seconds: float = Field(86400.0, ge=0, description="how far in the future a reading's ts may be")
 
     @model_validator(mode="after")
@@ -43,4 +43,4 @@ def build_state_store(settings: FlowSettings):
 
     if settings.state_backend == "dynamodb":
         return DynamoStateStore(settings.dynamodb_table, settings.retention_hours)
-    return SqliteStateStore(settings.sqlite_path)
+    return SqliteStateStore(settings.sqlite_path, settings.retention_hours)

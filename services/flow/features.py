@@ -36,6 +36,7 @@ FEATURES: list[tuple[str, str]] = [
     ("arrivals", "float"),             # count + queue_delta: fans who joined in the last minute
     ("arrivals_mean_prev", "float"),
     ("arrival_ratio", "float"),        # arrivals / mean of the previous arrivals (surges)
+    ("arrival_z", "float"),            # arrivals above that mean, in the window's own spread (queue-camera noise)
     ("count_ratio", "float"),
     ("proc_ratio", "float"),           # proc / the window's earlier processing time
     ("lanes_ratio", "float"),          # lanes / most lanes open in the window (closures)
@@ -47,7 +48,7 @@ FEATURES: list[tuple[str, str]] = [
 ]
 FEATURE_NAMES = [name for name, _ in FEATURES]
 # The anomaly model sees scale-free features only, so one model fits every gate size.
-ANOMALY_FEATURES = ["arrival_ratio", "count_ratio", "proc_ratio", "lanes_ratio", "utilisation", "queue_growth",
+ANOMALY_FEATURES = ["arrival_ratio", "arrival_z", "count_ratio", "proc_ratio", "lanes_ratio", "utilisation", "queue_growth",
                     "lanes_delta"]
 ANOMALY_INDEX = [FEATURE_NAMES.index(n) for n in ANOMALY_FEATURES]
 
@@ -83,6 +84,7 @@ def gate_features(window: Sequence[Reading]) -> list[float]:
     arrivals = max(cur.count + queue_delta, 0.0)
     prev_arrivals = [max(b.count + b.queue - a.queue, 0.0) for a, b in zip(window[:-2], window[1:-1])]
     arrivals_mean_prev = float(np.mean(prev_arrivals)) if prev_arrivals else arrivals
+    arrivals_sd_prev = float(np.std(prev_arrivals)) if len(prev_arrivals) > 1 else 0.0
     prev_counts = np.array([r.count for r in prev], dtype=float)
     prev_procs = np.array([r.proc for r in prev], dtype=float)
     max_lanes = max(max(r.lanes for r in window), 1)
@@ -100,6 +102,7 @@ def gate_features(window: Sequence[Reading]) -> list[float]:
         arrivals,
         arrivals_mean_prev,
         (arrivals + 5.0) / (arrivals_mean_prev + 5.0),
+        (arrivals - arrivals_mean_prev) / (arrivals_sd_prev + 0.02 * cur.queue + 5.0),
         (cur.count + 5.0) / (float(prev_counts.mean()) + 5.0),
         (cur.proc + 0.5) / (float(prev_procs.mean()) + 0.5),
         cur.lanes / max_lanes,

@@ -1,9 +1,9 @@
-"""Flow inference: the LightGBM wait model (ONNX) and the anomaly detector (JSON).
+"""Flow inference: the LightGBM wait model (ONNX) and the anomaly detector chosen at training.
 
-The anomaly detector is an IsolationForest exported as plain arrays (flow_anomaly.json) and
-scored here with numpy: skl2onnx's IsolationForest graph took over a minute to open in
-onnxruntime, too slow for a worker start. Serving imports no training library and unpickles
-nothing; the feature function is the one training used.
+Detectors: `ratio_rule` and `event_rule` (numpy over the shared features), `isolation_forest`
+(exported as plain arrays in flow_anomaly.json and scored with numpy: skl2onnx's graph took over
+a minute to open in onnxruntime) and `lightgbm_classifier` (anomaly.onnx). Serving imports no
+training library and unpickles nothing; the feature function is the one training used.
 """
 from __future__ import annotations
 
@@ -61,6 +61,19 @@ def ratio_rule(x: np.ndarray) -> np.ndarray:
                               1 / np.maximum(col["proc_ratio"], 0.05)])
 
 
+def event_rule(x: np.ndarray) -> np.ndarray:
+    """One score per reading from the three ways an event shows: the share of lanes lost (x4), fans
+    arriving above the recent rate in units of its own spread (/3), and a processing-time collapse
+    (log ratio), the last counted only when enough fans pass for the mean to mean something."""
+    col = {n: x[:, FEATURE_NAMES.index(n)].astype(float) for n in ("lanes_ratio", "arrival_z", "proc_ratio", "count")}
+    busy = np.minimum(1.0, col["count"] / 20.0)
+    return np.maximum.reduce([4.0 * (1.0 - col["lanes_ratio"]), col["arrival_z"] / 3.0,
+                              -np.log(np.maximum(col["proc_ratio"], 0.05)) * busy])
+
+
+DETECTORS = ("ratio_rule", "event_rule", "isolation_forest", "lightgbm_classifier")  # simplest first
+
+
 @dataclass
 class GatePrediction:
     wait: float
@@ -79,14 +92,22 @@ class FlowModel:
         self.threshold = float(config["anomaly_threshold"])
         self.green_below = float(config["green_below"])
         self.red_above = float(config["red_above"])
-        self.forest = IsolationForestScorer(json.loads((directory / "flow_anomaly.json").read_text()))
+        self.forest = self.classifier = None
+        if self.method == "isolation_forest":
+            self.forest = IsolationForestScorer(json.loads((directory / "flow_anomaly.json").read_text()))
+        elif self.method == "lightgbm_classifier":
+            self.classifier = OnnxModel(directory / "anomaly.onnx", output=1)  # probabilities
+        elif self.method not in DETECTORS:
+            raise ValueError(f"unknown anomaly detector {self.method}")
         self.anomaly_index = [FEATURE_NAMES.index(n) for n in ANOMALY_FEATURES]
         self.summary = manifest.get("metrics", {}).get("summary", {})
 
     def anomaly_scores(self, x: np.ndarray) -> np.ndarray:
-        if self.method == "isolation_forest":
+        if self.forest is not None:
             return self.forest.score(x[:, self.anomaly_index])
-        return ratio_rule(x)
+        if self.classifier is not None:
+            return self.classifier.run(x[:, self.anomaly_index]).reshape(len(x), -1)[:, 1]
+        return event_rule(x) if self.method == "event_rule" else ratio_rule(x)
 
     def predict(self, windows: Sequence[Sequence[Reading]]) -> list[GatePrediction]:
         if not windows:

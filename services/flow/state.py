@@ -2,8 +2,11 @@
 
 Both stores keep every reading once, keyed by (stadiumId, gateId, ts): a repeated reading is
 counted as a duplicate and changes nothing. Each gate's state is its newest reading; a reading
-older than it never overwrites it (conditional write). `windows` returns, per gate, the newest
-readings up to the feature window, oldest first, for the shared feature function.
+older than it is stored (and counted) but never enters the gate's window, so it neither shows on
+the board nor changes its prediction. `windows` returns, per gate, the newest in-order readings up
+to the feature window, oldest first, for the shared feature function. Readings expire after
+`retention_hours` in both stores (DynamoDB's TTL; SQLite prunes on ingest), and so does a gate that
+has sent nothing for that long.
 """
 from __future__ import annotations
 
@@ -40,18 +43,29 @@ class SqliteStateStore:
     CREATE TABLE IF NOT EXISTS readings (
         stadium TEXT NOT NULL, gate TEXT NOT NULL, ts_ms INTEGER NOT NULL,
         count INTEGER NOT NULL, proc REAL NOT NULL, queue INTEGER NOT NULL, lanes INTEGER NOT NULL,
-        received_ms INTEGER NOT NULL, PRIMARY KEY (stadium, gate, ts_ms)) WITHOUT ROWID;
+        received_ms INTEGER NOT NULL, in_order INTEGER NOT NULL DEFAULT 1,
+        PRIMARY KEY (stadium, gate, ts_ms)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS gates (
-        stadium TEXT NOT NULL, gate TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+        stadium TEXT NOT NULL, gate TEXT NOT NULL, ts_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (stadium, gate)) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS readings_received ON readings (received_ms);
     """
+    PRUNE_EVERY_S = 60.0
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, retention_hours: float = 48.0):
+        self.retention_ms = int(retention_hours * 3600 * 1000)
+        self._pruned_at = 0.0
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         conn = self._conn()
-        conn.executescript(self.SCHEMA)
+        conn.executescript(self.SCHEMA.split("CREATE INDEX")[0])
+        # files from before in-order windows and pruning get the new columns
+        for table, column in (("readings", "in_order INTEGER NOT NULL DEFAULT 1"),
+                              ("gates", "received_ms INTEGER NOT NULL DEFAULT 0")):
+            if column.split()[0] not in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        conn.executescript("CREATE INDEX" + self.SCHEMA.split("CREATE INDEX")[1])
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -69,22 +83,43 @@ class SqliteStateStore:
         accepted = 0
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for r in readings:
+            # within a batch, oldest first: a batch of minutes 1..10 is ten in-order readings
+            for r in sorted(readings, key=lambda r: r["ts_ms"]):
+                row = conn.execute("SELECT ts_ms FROM gates WHERE stadium = ? AND gate = ?",
+                                   (r["stadium"], r["gate"])).fetchone()
+                in_order = row is None or r["ts_ms"] > row[0]
                 cur = conn.execute(
-                    "INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?,?,?)",
-                    (r["stadium"], r["gate"], r["ts_ms"], r["count"], r["proc"], r["queue"], r["lanes"], now))
+                    "INSERT OR IGNORE INTO readings VALUES (?,?,?,?,?,?,?,?,?)",
+                    (r["stadium"], r["gate"], r["ts_ms"], r["count"], r["proc"], r["queue"], r["lanes"], now,
+                     int(in_order)))
                 if cur.rowcount == 1:
                     accepted += 1
-                    # conditional write: the gate's state moves only forward in time
-                    conn.execute(
-                        "INSERT INTO gates VALUES (?,?,?) ON CONFLICT(stadium, gate) DO UPDATE "
-                        "SET ts_ms = excluded.ts_ms WHERE excluded.ts_ms > gates.ts_ms",
-                        (r["stadium"], r["gate"], r["ts_ms"]))
+                    if in_order:  # the gate's state moves only forward in time
+                        conn.execute("INSERT INTO gates VALUES (?,?,?,?) ON CONFLICT(stadium, gate) DO UPDATE "
+                                     "SET ts_ms = excluded.ts_ms, received_ms = excluded.received_ms",
+                                     (r["stadium"], r["gate"], r["ts_ms"], now))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        if time.monotonic() - self._pruned_at > self.PRUNE_EVERY_S:
+            self.prune(now)
         return accepted, len(readings) - accepted
+
+    def prune(self, now_ms: int | None = None) -> int:
+        """Drop readings received more than retention_hours ago, and gates silent that long (DynamoDB's TTL)."""
+        self._pruned_at = time.monotonic()
+        cutoff = (now_ms if now_ms is not None else int(time.time() * 1000)) - self.retention_ms
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            gone = conn.execute("DELETE FROM readings WHERE received_ms < ?", (cutoff,)).rowcount
+            conn.execute("DELETE FROM gates WHERE received_ms < ?", (cutoff,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return gone
 
     def windows(self, stadium: str, gates: Iterable[str]) -> dict[str, list[Reading]]:
         conn = self._conn()
@@ -92,8 +127,9 @@ class SqliteStateStore:
         for gate, ts in conn.execute("SELECT gate, ts_ms FROM gates WHERE stadium = ?", (stadium,)).fetchall():
             rows = conn.execute(
                 "SELECT ts_ms, count, proc, queue, lanes FROM readings WHERE stadium = ? AND gate = ? AND ts_ms <= ? "
-                "ORDER BY ts_ms DESC LIMIT ?", (stadium, gate, ts, WINDOW)).fetchall()
-            out[gate] = [Reading(*row) for row in reversed(rows)]
+                "AND in_order = 1 ORDER BY ts_ms DESC LIMIT ?", (stadium, gate, ts, WINDOW)).fetchall()
+            if rows:
+                out[gate] = [Reading(*row) for row in reversed(rows)]
         wanted = set(gates)
         return {g: w for g, w in out.items() if g in wanted}
 
@@ -116,7 +152,8 @@ class DynamoStateStore:
     (conditional put: a duplicate fails the condition) and `G#stadium#gate` per gate holding the
     window as JSON and a version for optimistic concurrency; readings expire via `expires_at`."""
 
-    def __init__(self, table: str, retention_hours: float = 48.0, client=None):
+    def __init__(self, table: str, retention_hours: float = 48.0, client=None, check_client=None,
+                 check_timeout_s: float = 1.0):
         import boto3
         from botocore.config import Config
 
@@ -124,6 +161,10 @@ class DynamoStateStore:
         self.retention_s = int(retention_hours * 3600)
         self.client = client or boto3.client("dynamodb", config=Config(connect_timeout=2, read_timeout=5,
                                                                        retries={"max_attempts": 3}))
+        # the readiness probe gets one short try: a load balancer's health check must not wait on retries
+        self.check_client = check_client or boto3.client(
+            "dynamodb", config=Config(connect_timeout=check_timeout_s, read_timeout=check_timeout_s,
+                                      retries={"max_attempts": 1, "mode": "standard"}))
 
     def _put_reading(self, r: dict, expires: int) -> bool:
         try:
@@ -144,11 +185,17 @@ class DynamoStateStore:
             item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
             window = json.loads(item["window"]["S"]) if item else []
             version = int(item["version"]["N"]) if item else 0
-            merged = sorted({row[0]: row for row in window + new}.values(), key=lambda row: row[0])[-WINDOW:]
-            if merged == window:
-                return  # everything new is older than the whole window: the state stays as it is
+            newest = window[-1][0] if window else -1
+            later = []
+            for row in sorted(new, key=lambda row: row[0]):
+                if row[0] > (later[-1][0] if later else newest):
+                    later.append(row)
+            if not later:
+                return  # everything new is older than the gate's newest: it neither shows nor counts
+            merged = (window + later)[-WINDOW:]
             values = {":w": {"S": json.dumps(merged)}, ":ts": {"N": str(merged[-1][0])},
-                      ":v": {"N": str(version + 1)}, ":s": {"S": stadium}}
+                      ":v": {"N": str(version + 1)}, ":s": {"S": stadium},
+                      ":e": {"N": str(int(time.time()) + self.retention_s)}}
             if item:
                 condition, values[":old"] = "version = :old", {"N": str(version)}
             else:
@@ -156,7 +203,7 @@ class DynamoStateStore:
             try:
                 self.client.update_item(
                     TableName=self.table, Key=key,
-                    UpdateExpression="SET #w = :w, ts_ms = :ts, version = :v, stadium = :s",
+                    UpdateExpression="SET #w = :w, ts_ms = :ts, version = :v, stadium = :s, expires_at = :e",
                     ConditionExpression=condition, ExpressionAttributeNames={"#w": "window"},
                     ExpressionAttributeValues=values)
                 return
@@ -203,8 +250,9 @@ class DynamoStateStore:
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
     def check(self) -> str | None:
+        """One short DescribeTable; the caller reports a failure as degraded, not as not ready."""
         try:
-            status = self.client.describe_table(TableName=self.table)["Table"]["TableStatus"]
+            status = self.check_client.describe_table(TableName=self.table)["Table"]["TableStatus"]
             return None if status in ("ACTIVE", "UPDATING") else f"DynamoDB table {self.table} is {status}"
-        except Exception as exc:  # any failure means not ready, with the reason
-            return f"DynamoDB table {self.table} unusable: {exc}"
+        except Exception as exc:  # any failure (timeout, throttling, missing table) is reported with its reason
+            return f"DynamoDB table {self.table} unusable: {type(exc).__name__}: {exc}"

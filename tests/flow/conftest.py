@@ -8,11 +8,11 @@ import pytest
 
 @pytest.fixture(scope="session")
 def flow_artifact(tmp_path_factory) -> Path:
-    """A real flow version folder from a small simulation (12 days), not published."""
+    """A real flow version folder from a small simulation (--small), not published."""
     out = tmp_path_factory.mktemp("flow-artifact")
     from services.flow import train
 
-    train.main(["--days", "12", "--no-publish", "--quiet", "--output", str(out)])
+    train.main(["--small", "--no-publish", "--quiet", "--output", str(out)])
     return out
 
 

@@ -3,20 +3,72 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
 from services.flow.features import FEATURE_NAMES, Reading, feature_matrix, windows_from_series
 
 
 def test_manifest_metrics(flow_artifact):
     manifest = json.loads((flow_artifact / "manifest.json").read_text())
     m = manifest["metrics"]
-    assert set(m["holdout"]["days"]["test"]).isdisjoint(m["holdout"]["days"]["train"])
-    for name in ("lightgbm", "littles_law", "throughput_naive"):
-        assert m["wait"][name]["mae"] > 0 and m["wait"][name]["p90_abs_error"] > 0
-    for name in ("isolation_forest", "ratio_rule"):
-        assert {"precision", "recall", "f1"} <= set(m["anomaly"][name])
-    assert m["summary"]["baseline"] == "littles_law" and "statement" in m["summary"]
-    assert m["anomaly"]["served"] in ("isolation_forest", "ratio_rule")
-    assert {"wait.onnx", "flow.json", "flow_anomaly.json"} <= set(manifest["files"])
+    holdout = m["holdout"]
+    # whole regimes are held out: no test regime is fitted on or used for choosing
+    assert set(holdout["test_regimes"]).isdisjoint(holdout["fit_regimes"] + holdout["validation_regimes"])
+    days = m["split_plan"]["days_by_role"]
+    assert set(days["test"]).isdisjoint(days["train"] + days["validation"])
+    headline = m["wait_test"]["all held-out regimes"]
+    for name in ("lightgbm_l1_mae", "littles_law_observed_rate_mae", "queue_x_processing_over_lanes_mae"):
+        assert name in headline or name.startswith("lightgbm")
+    chosen = m["wait_choice"]["chosen"]
+    assert m["wait_validation"][chosen]["mae"] == min(m["wait_validation"][c]["mae"]
+                                                       for c in ("lightgbm_l1", "lightgbm_l2"))
+    better = min(headline["littles_law_observed_rate_mae"], headline["queue_x_processing_over_lanes_mae"])
+    assert abs(headline["model_mae_ratio_to_better_baseline"] - headline[f"{chosen}_mae"] / better) < 1e-9
+    for regime in holdout["test_regimes"]:
+        assert m["wait_test"][regime]["rows"] > 0
+    served = m["anomaly_choice"]["served"]
+    config = json.loads((flow_artifact / "flow.json").read_text())
+    assert config["anomaly_method"] == served == m["anomaly_summary"]["served"]
+    assert config["anomaly_threshold"] == m["anomaly_validation"][served]["threshold"]
+    t = m["anomaly_test"][served]
+    assert t["recall_3min_ci95_lo"] <= t["recall_3min"] <= t["recall_3min_ci95_hi"]
+    assert t["false_alarms_ci95_lo"] <= t["false_alarms_per_gate_hour"] <= t["false_alarms_ci95_hi"]
+    assert served in m["anomaly_summary"]["statement"]
+    assert {"wait.onnx", "flow.json"} <= set(manifest["files"])
+
+
+def test_per_event_scoring():
+    from services.flow import evaluate
+
+    label = np.zeros(60, int)
+    onset = np.full(60, np.nan)
+    label[20:30], onset[20:30] = 1, 19.5          # one event from minute 19.5 to 30
+    flag = np.zeros(60, bool)
+    flag[[22, 23, 50]] = True                      # readings at minutes 23-24 (caught, delay 3.5) and 51 (false)
+    part = evaluate.score_gate(flag, onset, label)
+    assert part["caught"] == [False] and part["delays"] == [3.5] and part["false_alarms"] == 1
+    flag[21] = True                                # minute 22: delay 2.5, within 3 minutes
+    part = evaluate.score_gate(flag, onset, label)
+    assert part["caught"] == [True] and part["delays"] == [2.5] and part["false_alarms"] == 1
+    assert part["gate_hours"] == 1.0
+
+
+def test_simulated_reading_reports_the_minute_before_it():
+    """The count of a reading is the fans through in the minute before its ts, and its processing
+    time includes everything a lane spends on a fan (Little's law is not biased by hidden time)."""
+    from datetime import datetime, timezone
+
+    from services.flow.simulate import simulate_day
+    from services.flow.stadiums import load_stadiums
+
+    rows = simulate_day(load_stadiums()["FES"], 5, datetime(2025, 1, 1, tzinfo=timezone.utc), ["G1"], False,
+                        regime="late_rush/security/understaffed")
+    assert rows[0]["ts"] == "2025-01-01T00:01:00Z" and rows[0]["perMinuteCount"] >= 0
+    busy = [r for r in rows if r["queueLength"] > 200 and r["true_wait"] is not None]
+    assert len(busy) > 10
+    ratio = np.mean([r["queueLength"] * r["avgProcessingTime"] / r["openLanes"] / 60 / r["true_wait"] for r in busy])
+    assert 0.8 < ratio < 1.25, ratio
 
 
 def test_feature_function_handles_short_windows_and_gaps():
@@ -39,3 +91,13 @@ def test_notebook_runs_small(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "Little" in out.stdout and (tmp_path / "flow_mae.png").is_file()
+
+
+@pytest.mark.slow
+def test_retraining_with_the_same_seed_gives_identical_artifacts(flow_artifact, tmp_path):
+    from services.flow import train
+
+    train.main(["--small", "--no-publish", "--quiet", "--output", str(tmp_path)])
+    first = json.loads((flow_artifact / "manifest.json").read_text())["files"]
+    second = json.loads((tmp_path / "manifest.json").read_text())["files"]
+    assert first == second
