@@ -46,6 +46,7 @@ class Ready(BaseModel):
     reason: str | None = None
     store: str = "the model store (MODEL_STORE_URI) this worker reads"
     last_error: str | None = None
+    degraded: str | None = None
 
 
 class ModelInfo(BaseModel):
@@ -96,12 +97,16 @@ def create_service_app(
     start_model_refresh: bool = True,
     extensions: dict[str, Any] | None = None,
     on_ready_check: Callable[[], str | None] | None = None,
+    degraded_check: Callable[[], str | None] | None = None,
 ) -> Flask:
     """Build a Flask app for one service.
 
     `loader(directory, manifest)` turns a verified version folder into the object the
     service's views use (via `current_model()`); it must not unpickle anything.
     `on_ready_check` may return a reason the service is not ready (e.g. its state store).
+    `degraded_check` may return a problem that does not make this task unready (a dependency every
+    task shares, e.g. a slow DynamoDB call): /ready stays 200 with status "degraded" and the
+    problem, so the load balancer does not replace every task for something none of them can fix.
     """
     settings = settings or load_settings()
     configure_logging(settings.log_level)
@@ -144,9 +149,10 @@ def create_service_app(
         reason = None if loaded else f"no model loaded: {holder.reason()}"
         if reason is None and on_ready_check is not None:
             reason = on_ready_check()
-        body = Ready(status="ready" if reason is None else "not_ready", service=service,
+        degraded = degraded_check() if reason is None and degraded_check is not None else None
+        body = Ready(status="not_ready" if reason else "degraded" if degraded else "ready", service=service,
                      model_version=loaded.version if loaded else None, reason=reason, store=store.uri,
-                     last_error=holder.last_error)
+                     last_error=holder.last_error, degraded=degraded)
         return json_response(body, 200 if reason is None else 503)
 
     @app.get(f"{prefix}/model")
