@@ -59,14 +59,15 @@ print("anomalies at G1:", sorted({r["anomaly_kind"] for r in g1 if r["anomaly"]}
 
 # %%
 days = train.simulate_days(18 if SMALL else 144, 42, quiet=True)
-wait, chosen = train.evaluate_wait(days, 42, 60 if SMALL else 400)
-for name, scores in wait["validation"].items():
-    print(f"validation {name:32s} MAE {scores['mae']:.3f}  p90 {scores['p90_abs_error']:.3f}")
-print("chosen on validation regimes:", wait["chosen"])
-for group, row in wait["test"].items():
+frame = train.frame_of(days)
+outcome, wait_test = train.evaluate_wait(frame, 42, 60 if SMALL else 400)
+for name, scores in outcome.validation.items():
+    print(f"validation {name:32s} MAE {scores['mae']:.3f}")
+print("chosen on validation regimes:", outcome.choice.chosen)
+for group, row in wait_test.items():
     print(f"test {group:36s} ratio to the better of Little's law (observed rate) and queue x processing / lanes: "
           f"{row['model_mae_ratio_to_better_baseline']:.2f}")
-anomaly, served, threshold, _, _ = train.evaluate_anomaly(days, 42)
+anomaly, served, threshold, _ = train.evaluate_anomaly(frame, 42)
 for name, a in anomaly["test"].items():
     print(f"{name:20s} recall within 3 min {a['recall_3min']:.2f} [{a['recall_3min_ci95_lo']:.2f}, "
           f"{a['recall_3min_ci95_hi']:.2f}], false alarms per gate-hour {a['false_alarms_per_gate_hour']:.2f}")
@@ -74,7 +75,7 @@ print("served anomaly detector:", served)
 
 # %%
 fig, ax = plt.subplots(figsize=(7, 4))
-row = wait["test"]["all held-out regimes"]
+row = wait_test["all held-out regimes"]
 names = [k for k in row if k.endswith("_mae")]
 ax.bar([n.removesuffix("_mae") for n in names], [row[n] for n in names])
 ax.set_ylabel("MAE, minutes (held-out regimes)")

@@ -2,22 +2,16 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 
 from flask import Flask, current_app
 from services.common.api import Api, ApiError, current_model
 from services.common.app import create_service_app
 from services.common.config import Settings
 
-from . import model as flow_model
+from . import board, model as flow_model
 from .config import MAX_BATCH, FlowSettings, build_state_store, load_flow_settings
-from .features import little_wait
 from .schemas import IngestRequest, IngestResponse, Reading, StadiumsResponse, StatusQuery, StatusResponse
 from .stadiums import load_stadiums
-
-
-def _iso(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def future_readings(readings: list[Reading], max_future_s: float) -> list[dict]:
@@ -66,40 +60,23 @@ def build_api() -> Api:
         loaded = current_model()
         m: flow_model.FlowModel = loaded.model
         settings: FlowSettings = current_app.extensions["flow_settings"]
-        windows = current_app.extensions["flow_state"].windows(stadium.id, stadium.gate_ids)
+        try:
+            windows = current_app.extensions["flow_state"].windows(stadium.id, stadium.gate_ids)
+        except Exception as exc:  # the state store is down or slow: say so, as JSON
+            raise ApiError(503, "state_store_unavailable", f"gate state could not be read: {type(exc).__name__}",
+                           [{"field": "stadiumId", "problem": "gate state unavailable; retry shortly"}]) from None
         gates_with = [g for g in stadium.gate_ids if windows.get(g)]
         predictions = dict(zip(gates_with, m.predict([windows[g] for g in gates_with])))
         now_ms = time.time() * 1000
-        gates = []
+        inputs = []
         for gid in stadium.gate_ids:
             p = predictions.get(gid)
-            if p is None:
-                gates.append({"gateId": gid, "wait": None, "state": "unknown", "anomaly": False, "anomalyScore": None,
-                              "last_updated": None, "stale": True, "queueLength": None, "openLanes": None,
-                              "perMinuteCount": None, "littles_law_wait": None, "redirect": None})
-                continue
-            cur = windows[gid][-1]
-            gates.append({"gateId": gid, "wait": round(p.wait, 2), "state": m.state(p.wait), "anomaly": p.anomaly,
-                          "anomalyScore": round(p.anomaly_score, 4), "last_updated": _iso(cur.ts_ms),
-                          "stale": now_ms - cur.ts_ms > settings.stale_seconds * 1000,
-                          "queueLength": cur.queue, "openLanes": cur.lanes, "perMinuteCount": cur.count,
-                          "littles_law_wait": round(little_wait(cur.queue, cur.proc, cur.lanes), 2),
-                          "redirect": None})
-        for g in gates:
-            if g["state"] not in ("yellow", "red"):
-                continue
-            best = None
-            for other in gates:
-                if other is g or other["wait"] is None or other["stale"]:
-                    continue
-                walk = stadium.walk(g["gateId"], other["gateId"])
-                saving = g["wait"] - (other["wait"] + walk)
-                if saving >= 1.0 and (best is None or saving > best["saving_minutes"]):
-                    best = {"gateId": other["gateId"], "wait": other["wait"], "walk_minutes": walk,
-                            "saving_minutes": round(saving, 2)}
-            g["redirect"] = best
-        return {"stadiumId": stadium.id, "generated_at": _iso(int(now_ms)), "model_version": loaded.version,
-                "gates": gates}
+            inputs.append(board.GateInput(gid, windows[gid][-1] if p else None, *(
+                (p.wait, p.anomaly, p.anomaly_score, p.capacity_per_min, p.arrivals_per_min) if p else ())))
+        result = board.build_board(stadium, inputs, now_ms, settings.stale_seconds, m.green_below, m.red_above)
+        return {"stadiumId": stadium.id, "generated_at": board.iso(int(now_ms)), "model_version": loaded.version,
+                "wait_model": m.wait_name, "anomaly_detector": m.method, "stale_after_seconds": settings.stale_seconds,
+                **result}
 
     @api.route("/stadiums", response=StadiumsResponse, needs_model=False,
                summary="Known stadiums with their gates, lanes and walking minutes between gates")
@@ -116,5 +93,9 @@ def create_app(settings: Settings | None = None, flow_settings: FlowSettings | N
                **kwargs) -> Flask:
     flow_settings = flow_settings or load_flow_settings()
     store = state_store or build_state_store(flow_settings)
-    return create_service_app(build_api(), flow_model.load, settings, on_ready_check=store.check,
+    # a failing DynamoDB call is shared by every task: report it as degraded, do not fail readiness
+    shared = getattr(store, "shared_dependency", False)
+    return create_service_app(build_api(), flow_model.load, settings,
+                              on_ready_check=None if shared else store.check,
+                              degraded_check=store.check if shared else None,
                               extensions={"flow_settings": flow_settings, "flow_state": store}, **kwargs)

@@ -79,6 +79,8 @@ class GatePrediction:
     wait: float
     anomaly: bool
     anomaly_score: float
+    capacity_per_min: float = 0.0
+    arrivals_per_min: float = 0.0
 
 
 class FlowModel:
@@ -115,12 +117,11 @@ class FlowModel:
         x = feature_matrix(windows)
         waits = np.maximum(self.wait_model.run(x).ravel(), 0.0)
         scores = self.anomaly_scores(x)
-        return [GatePrediction(float(w), bool(s >= self.threshold), float(s)) for w, s in zip(waits, scores)]
+        capacity = x[:, FEATURE_NAMES.index("capacity_per_min")]
+        arrivals = np.maximum(x[:, FEATURE_NAMES.index("arrivals_mean_prev")], x[:, FEATURE_NAMES.index("arrivals")])
+        return [GatePrediction(float(w), bool(s >= self.threshold), float(s), float(c), float(a))
+                for w, s, c, a in zip(waits, scores, capacity, arrivals)]
 
-    def state(self, wait: float) -> str:
-        if wait < self.green_below:
-            return "green"
-        return "red" if wait > self.red_above else "yellow"
 
 
 def load(directory: Path, manifest: dict[str, Any]) -> FlowModel:

@@ -88,19 +88,23 @@ class StatusQuery(QueryModel):
 
 
 class Redirect(BaseModel):
-    gateId: str
-    wait: float
+    gateId: str = Field(description="the gate to send fans to")
+    wait: float = Field(description="its predicted wait now, minutes")
     walk_minutes: float
-    saving_minutes: float
+    saving_minutes: float = Field(description="wait saved after the walk, with this redirect's load on the target")
+    fans_per_minute: float = Field(description="fans per minute to send (at most half of this gate's arrivals)")
+    target_wait_after: float = Field(description="the target's wait with this and earlier redirects' load; never red")
 
 
 class GateStatus(BaseModel):
     gateId: str
     wait: float | None = Field(description="predicted wait in minutes for a fan joining now")
-    state: str = Field(description="green (< 5 min), yellow (5-10), red (> 10), unknown (no reading yet)")
+    state: str = Field(description="green (< 5 min), yellow (5-10), red (> 10); stale (newest reading older than "
+                                   "stale_after_seconds: not counted, never a redirect target); unknown (no reading)")
     anomaly: bool
     anomalyScore: float | None
-    last_updated: str | None
+    last_updated: str | None = Field(description="ts of the gate's newest reading (UTC)")
+    age_seconds: float | None = Field(description="how old that reading is")
     stale: bool
     queueLength: int | None
     openLanes: int | None
@@ -109,10 +113,21 @@ class GateStatus(BaseModel):
     redirect: Redirect | None = None
 
 
+class StateCounts(BaseModel):
+    green: int
+    yellow: int
+    red: int
+    stale: int
+    unknown: int
+
+
 class StatusResponse(BaseModel):
     stadiumId: str
     generated_at: str
     model_version: str
+    anomaly_detector: str = Field(description="the detector that flags anomalies (chosen at training, see /model)")
+    stale_after_seconds: float
+    counts: StateCounts
     gates: list[GateStatus]
 
 

@@ -152,6 +152,8 @@ class DynamoStateStore:
     (conditional put: a duplicate fails the condition) and `G#stadium#gate` per gate holding the
     window as JSON and a version for optimistic concurrency; readings expire via `expires_at`."""
 
+    shared_dependency = True   # one table behind every task: its failures degrade, they do not unready a task
+
     def __init__(self, table: str, retention_hours: float = 48.0, client=None, check_client=None,
                  check_timeout_s: float = 1.0):
         import boto3

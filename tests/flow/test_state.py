@@ -1,7 +1,9 @@
 """The same state tests against SQLite and against DynamoDB (moto server)."""
 from __future__ import annotations
 
+import socket
 import threading
+import time
 import uuid
 
 import pytest
@@ -80,3 +82,64 @@ def test_concurrent_writers_lose_nothing(store):
     for gate in ("G1", "G2", "G3", "G4"):
         assert windows[gate][-1].queue == 9
         assert len(windows[gate]) == min(WINDOW, 10)
+
+
+def test_a_late_reading_is_stored_but_stays_out_of_the_window(store):
+    store.ingest([reading(m, queue=10 * m) for m in (0, 1, 2, 4)])
+    assert store.ingest([reading(3, queue=999)]) == (1, 0)
+    assert store.count_readings() == 5
+    assert [r.ts_ms for r in store.windows("RABAT", ["G1"])["G1"]] == [T0 + m * 60_000 for m in (0, 1, 2, 4)]
+
+
+def test_sqlite_prunes_readings_and_silent_gates_by_age(tmp_path):
+    store = SqliteStateStore(tmp_path / "state.sqlite3", retention_hours=1.0)
+    store.ingest([reading(0), reading(1), reading(0, gate="G2")])
+    now = int(time.time() * 1000)
+    store.ingest([reading(2)])   # received now
+    conn = store._conn()
+    conn.execute("UPDATE readings SET received_ms = ? WHERE ts_ms < ?", (now - 2 * 3600_000, T0 + 2 * 60_000))
+    conn.execute("UPDATE gates SET received_ms = ? WHERE gate = 'G2'", (now - 2 * 3600_000,))
+    assert store.prune(now) == 3
+    assert store.count_readings() == 1
+    assert set(store.windows("RABAT", ["G1", "G2"])) == {"G1"}
+
+
+def test_dynamodb_gate_items_expire_like_their_readings(moto_server):
+    import boto3
+
+    client = boto3.client("dynamodb")
+    table = f"flow-state-{uuid.uuid4().hex[:8]}"
+    client.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    DynamoStateStore(table, retention_hours=2.0, client=client).ingest([reading(0)])
+    item = client.get_item(TableName=table, Key={"pk": {"S": "G#RABAT#G1"}})["Item"]
+    assert abs(int(item["expires_at"]["N"]) - (time.time() + 7200)) < 60
+
+
+def test_dynamodb_check_is_short_and_reports_a_stalled_endpoint(aws_env):
+    """A TCP endpoint that accepts and never answers (a real socket, standing in for a slow DynamoDB)."""
+    import boto3
+    from botocore.config import Config
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+    try:
+        slow = boto3.client("dynamodb", endpoint_url=endpoint,
+                            config=Config(connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 1}))
+        store = DynamoStateStore("flow-state", client=slow, check_client=slow)
+        started = time.monotonic()
+        problem = store.check()
+        assert time.monotonic() - started < 3
+        assert problem and "flow-state" in problem and "Timeout" in problem
+    finally:
+        server.close()
+
+
+def test_dynamodb_check_reports_a_missing_table(moto_server):
+    import boto3
+
+    store = DynamoStateStore("no-such-table", client=boto3.client("dynamodb"), check_client=boto3.client("dynamodb"))
+    assert "no-such-table" in store.check() and "ResourceNotFound" in store.check()

@@ -12,21 +12,20 @@ from services.flow.features import FEATURE_NAMES, Reading, feature_matrix, windo
 def test_manifest_metrics(flow_artifact):
     manifest = json.loads((flow_artifact / "manifest.json").read_text())
     m = manifest["metrics"]
-    holdout = m["holdout"]
+    regimes = m["regimes"]
     # whole regimes are held out: no test regime is fitted on or used for choosing
-    assert set(holdout["test_regimes"]).isdisjoint(holdout["fit_regimes"] + holdout["validation_regimes"])
-    days = m["split_plan"]["days_by_role"]
-    assert set(days["test"]).isdisjoint(days["train"] + days["validation"])
-    headline = m["wait_test"]["all held-out regimes"]
-    for name in ("lightgbm_l1_mae", "littles_law_observed_rate_mae", "queue_x_processing_over_lanes_mae"):
-        assert name in headline or name.startswith("lightgbm")
-    chosen = m["wait_choice"]["chosen"]
-    assert m["wait_validation"][chosen]["mae"] == min(m["wait_validation"][c]["mae"]
-                                                       for c in ("lightgbm_l1", "lightgbm_l2"))
-    better = min(headline["littles_law_observed_rate_mae"], headline["queue_x_processing_over_lanes_mae"])
+    assert set(regimes["test"]).isdisjoint(regimes["fit"] + regimes["validation"])
+    assert m["split_plan"]["kind"] == "grouped" and m["split_plan"]["test"] == ["test"]
+    chosen = m["choice"]["chosen"]
+    assert chosen in ("lightgbm_l1", "lightgbm_l2")
+    assert m["validation"][chosen]["mae"] == min(m["validation"][c]["mae"] for c in ("lightgbm_l1", "lightgbm_l2"))
+    headline = m["wait_test_by_regime"]["all held-out regimes"]
+    baselines = ("littles_law_observed_rate_mae", "queue_x_processing_over_lanes_mae")
+    better = min(headline[b] for b in baselines)
     assert abs(headline["model_mae_ratio_to_better_baseline"] - headline[f"{chosen}_mae"] / better) < 1e-9
-    for regime in holdout["test_regimes"]:
-        assert m["wait_test"][regime]["rows"] > 0
+    assert abs(headline[f"{chosen}_mae"] - m["test"][chosen]["mae"]) < 1e-9
+    for regime in regimes["test"]:
+        assert m["wait_test_by_regime"][regime]["rows"] > 0
     served = m["anomaly_choice"]["served"]
     config = json.loads((flow_artifact / "flow.json").read_text())
     assert config["anomaly_method"] == served == m["anomaly_summary"]["served"]
@@ -94,10 +93,10 @@ def test_notebook_runs_small(tmp_path):
 
 
 @pytest.mark.slow
-def test_retraining_with_the_same_seed_gives_identical_artifacts(flow_artifact, tmp_path):
+def test_retraining_with_the_same_seed_gives_identical_artifacts(tmp_path):
     from services.flow import train
 
-    train.main(["--small", "--no-publish", "--quiet", "--output", str(tmp_path)])
-    first = json.loads((flow_artifact / "manifest.json").read_text())["files"]
-    second = json.loads((tmp_path / "manifest.json").read_text())["files"]
-    assert first == second
+    from services.common.reproducibility import assert_reproducible
+
+    files = assert_reproducible(train.main, ["--small", "--seed", "42"], tmp_path)
+    assert {"wait.onnx", "flow.json", "manifest.json"} <= set(files)
