@@ -89,7 +89,7 @@ class StatusQuery(QueryModel):
 
 class Redirect(BaseModel):
     gateId: str = Field(description="the gate to send fans to")
-    wait: float = Field(description="its predicted wait now, minutes")
+    wait: float = Field(description="its predicted wait, minutes, with the load of redirects planned before this one")
     walk_minutes: float
     saving_minutes: float = Field(description="wait saved after the walk, with this redirect's load on the target")
     fans_per_minute: float = Field(description="fans per minute to send (at most half of this gate's arrivals)")

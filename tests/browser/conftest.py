@@ -59,7 +59,7 @@ def _train_small(name: str, out: Path) -> None:
         pipeline.run(["--quick", *common, "--database-url", f"sqlite:///{work / 'warehouse.db'}",
                       "--report", str(work / "report.txt")])
         return
-    small = {"forecast": ["--limit", "150"], "powerball": ["--rounds", "3"], "flow": ["--days", "12"]}[name]
+    small = {"forecast": ["--limit", "150"], "powerball": ["--rounds", "3"], "flow": ["--small"]}[name]
     import_module(f"services.{name}.train").main([*small, *common])
 
 

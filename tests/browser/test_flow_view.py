@@ -80,3 +80,45 @@ def test_flow_unknown_stadium_error_is_shown(page, gateway):
     # choosing a known stadium again clears it
     page.select_option("#flow-stadium", index=0)
     expect(page.locator("#flow-stadium-error")).to_have_text("")
+
+
+def test_flow_board_greys_stale_gates_and_spreads_redirects(page, gateway):
+    """Against the real service: one gate's newest reading is 9 days old, seven gates are jammed and a few
+    are free; the board must grey the old one, leave it out of the counts and of the redirects, and spread
+    the redirected fans so no target turns red."""
+    require_service(gateway, "flow")
+    stadium = "TANGIER"   # 13 gates; the other flow tests use the first stadium
+    gate_ids = [f"G{i}" for i in range(1, 14)]
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    batch = []
+    for m in range(6):
+        ts = (now - timedelta(minutes=5 - m)).isoformat().replace("+00:00", "Z")
+        for gid in gate_ids[:7]:
+            batch.append({"stadiumId": stadium, "gateId": gid, "ts": ts, "perMinuteCount": 40,
+                          "avgProcessingTime": 7.0, "queueLength": 900 + 60 * m, "openLanes": 4})
+        for gid in gate_ids[7:12]:
+            batch.append({"stadiumId": stadium, "gateId": gid, "ts": ts, "perMinuteCount": 15,
+                          "avgProcessingTime": 6.0, "queueLength": 5})
+    old = (now - timedelta(days=9)).isoformat().replace("+00:00", "Z")
+    batch.append({"stadiumId": stadium, "gateId": "G13", "ts": old, "perMinuteCount": 15, "avgProcessingTime": 6.0,
+                  "queueLength": 0})
+    assert page.request.post("/api/flow/ingest", data={"readings": batch}).status == 202
+    page.goto("/#flow")
+    page.select_option("#flow-stadium", stadium)
+    board = page.locator("#flow-board")
+    stale = board.locator("[data-gate=G13]")
+    expect(stale).to_have_attribute("data-state", "stale")
+    expect(stale.locator("[data-age]")).to_have_text("9 days")
+    status = page.request.get(f"/api/flow/status?stadiumId={stadium}").json()
+    counts = status["counts"]
+    assert counts["stale"] == 1 and counts["red"] + counts["yellow"] + counts["green"] == 12
+    expect(page.locator("#flow-summary [data-count=stale]")).to_have_text("1 stale")
+    expect(page.locator("#flow-summary [data-count=red]")).to_have_text(f"{counts['red']} red")
+    redirects = {g["gateId"]: g["redirect"] for g in status["gates"] if g["redirect"]}
+    assert redirects and "G13" not in {r["gateId"] for r in redirects.values()}
+    assert len({r["gateId"] for r in redirects.values()}) >= 2, redirects
+    assert all(r["target_wait_after"] <= 10 for r in redirects.values())
+    for source, r in redirects.items():
+        expect(board.locator(f"[data-gate={source}] [data-redirect]")).to_contain_text(f"gate {r['gateId']}")
+    expect(page.locator("#flow-summary [data-detector]")).to_have_text(status["anomaly_detector"])
+    screenshot(page, "flow-stale-redirects")

@@ -2,11 +2,28 @@
 // advice), refreshed on its own while readings arrive at POST /api/flow/ingest.
 import { api, esc, fillSelect, fmt, html, setLoading, showErrors, clearErrors } from "../lib.js";
 
-const STATES = { green: "Green", yellow: "Yellow", red: "Red" };
+const STATES = { green: "Green", yellow: "Yellow", red: "Red", stale: "Stale", unknown: "No data" };
 
 function gatesOf(status) {
   const gates = status.gates ?? [];
   return Array.isArray(gates) ? gates : Object.entries(gates).map(([id, g]) => ({ gateId: id, ...g }));
+}
+
+/** A UTC instant in the viewer's local time; the UTC value on hover. */
+function when(iso) {
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return esc(iso);
+  const local = t.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return `<time datetime="${esc(iso)}" title="${esc(t.toISOString().replace(".000Z", "Z"))} UTC">${esc(local)}</time>`;
+}
+
+/** "45 s", "12 min", "3 h", "9 days": how old a reading is. */
+export function age(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} days`;
 }
 
 function gateCard(g) {
@@ -14,21 +31,32 @@ function gateCard(g) {
   const state = String(g.state || "unknown").toLowerCase();
   const wait = g.wait ?? g.predicted_wait;
   const r = g.redirect;
-  return `<article class="gate ${esc(state)}" data-gate="${esc(id)}" data-state="${esc(state)}" aria-label="Gate ${esc(id)}: ${esc(STATES[state] || state)}">
-    <h4><span>Gate ${esc(id)}</span><span class="state">${esc(STATES[state] || state)}</span></h4>
-    <p class="wait" data-wait>${wait === null || wait === undefined ? "–" : `${fmt(wait, { digits: 1 })} min`}</p>
-    ${g.anomaly ? `<p class="anomaly" data-anomaly>⚠ Anomaly${g.anomalyScore !== undefined ? ` (score ${fmt(g.anomalyScore, { digits: 2 })})` : ""}</p>` : ""}
-    ${g.stale ? `<p class="stale" data-stale>No recent reading (stale)</p>` : ""}
-    ${r ? `<p class="redirect" data-redirect>Send fans to gate <strong>${esc(r.gateId)}</strong>: ${fmt(r.wait, { digits: 1 })} min wait + ${fmt(r.walk_minutes, { digits: 1 })} min walk, saves ${fmt(r.saving_minutes, { digits: 1 })} min</p>` : ""}
-    <p class="meta">${g.last_updated ? `updated ${esc(g.last_updated)}` : "no reading yet"}</p>
+  const stale = state === "stale" || (g.stale && wait !== null && wait !== undefined);
+  const waitText = wait === null || wait === undefined ? "–" : `${fmt(wait, { digits: 1 })} min`;
+  return `<article class="gate ${esc(stale ? "stale" : state)}" data-gate="${esc(id)}" data-state="${esc(stale ? "stale" : state)}" aria-label="Gate ${esc(id)}: ${esc(STATES[stale ? "stale" : state] || state)}">
+    <h4><span>Gate ${esc(id)}</span><span class="state">${esc(STATES[stale ? "stale" : state] || state)}</span></h4>
+    <p class="wait" data-wait>${stale ? `<s title="predicted from a reading too old to trust">${waitText}</s>` : waitText}</p>
+    ${g.anomaly && !stale ? `<p class="anomaly" data-anomaly>⚠ Anomaly${g.anomalyScore !== undefined ? ` (score ${fmt(g.anomalyScore, { digits: 2 })})` : ""}</p>` : ""}
+    ${stale ? `<p class="stale" data-stale>No recent reading: the newest is <span data-age>${esc(age(g.age_seconds))}</span> old; not counted, never a redirect target</p>` : ""}
+    ${r && !stale ? `<p class="redirect" data-redirect>Send ${r.fans_per_minute !== undefined ? `up to ${fmt(r.fans_per_minute, { digits: 0 })} fans/min ` : "fans "}to gate <strong>${esc(r.gateId)}</strong>: ${fmt(r.wait, { digits: 1 })} min wait${r.target_wait_after !== undefined ? ` (${fmt(r.target_wait_after, { digits: 1 })} min with them)` : ""} + ${fmt(r.walk_minutes, { digits: 1 })} min walk, saves ${fmt(r.saving_minutes, { digits: 1 })} min</p>` : ""}
+    <p class="meta">${g.last_updated ? `reading of ${when(g.last_updated)}` : "no reading yet"}</p>
   </article>`;
+}
+
+function countsOf(status, gates) {
+  if (status.counts) return status.counts;
+  const count = (s) => gates.filter((g) => String(g.state).toLowerCase() === s && !g.stale).length;
+  return { green: count("green"), yellow: count("yellow"), red: count("red"),
+    stale: gates.filter((g) => g.stale && g.wait !== null && g.wait !== undefined).length,
+    unknown: gates.filter((g) => g.wait === null || g.wait === undefined).length };
 }
 
 export default {
   name: "flow",
   title: "Flow",
-  lead: "Live gate board: each gate's predicted wait (green under 5 minutes, yellow 5–10, red over 10), anomalies "
-    + "flagged by the anomaly model, and where to send fans when another gate saves time.",
+  lead: "Live gate board: each gate's predicted wait (green under 5 minutes, yellow 5–10, red over 10; grey when its "
+    + "newest reading is too old), anomalies flagged by the detector named below, and where to send fans when another "
+    + "gate saves time, without pushing that gate into red.",
 
   mount(root) {
     html(root, `
@@ -46,6 +74,7 @@ export default {
         <p id="flow-summary" class="result-text"></p>
         <div id="flow-board" class="board"></div>
         <p id="flow-updated" class="help"></p>
+        <p id="flow-model" class="help" data-flow-model></p>
       </div>`);
 
     const form = root.querySelector("#flow-form");
@@ -65,15 +94,18 @@ export default {
         const status = await api("/api/flow/status", { query: { stadiumId: stadium }, signal: inflight.signal });
         clearErrors(form);
         const gates = gatesOf(status);
-        const count = (s) => gates.filter((g) => String(g.state).toLowerCase() === s).length;
+        const counts = countsOf(status, gates);
         root.querySelector("#flow-board").innerHTML = gates.map(gateCard).join("") || `<p class="help">No gates reported.</p>`;
-        const anomalies = gates.filter((g) => g.anomaly).length;
+        const anomalies = gates.filter((g) => g.anomaly && !g.stale).length;
         root.querySelector("#flow-summary").innerHTML = `<strong>${esc(status.stadiumName || status.name || stadium)}</strong>: ${gates.length} gates —
-          <span data-count="green">${count("green")} green</span>, <span data-count="yellow">${count("yellow")} yellow</span>,
-          <span data-count="red">${count("red")} red</span>${anomalies ? `, <span class="anomaly">${anomalies} with an anomaly</span>` : ""}.
-          ${status.model_version ? `Model <code>${esc(status.model_version)}</code>.` : ""}`;
-        root.querySelector("#flow-updated").textContent = `Refreshed at ${new Date().toLocaleTimeString()}`
-          + (Number(form.elements.every.value) ? `; next refresh in ${form.elements.every.value} s.` : "; automatic refresh paused.");
+          <span data-count="green">${counts.green} green</span>, <span data-count="yellow">${counts.yellow} yellow</span>,
+          <span data-count="red">${counts.red} red</span>${counts.stale ? `, <span data-count="stale">${counts.stale} stale</span>` : ""}${
+          counts.unknown ? `, <span data-count="unknown">${counts.unknown} without readings</span>` : ""}${
+          anomalies ? `, <span class="anomaly">${anomalies} with an anomaly</span>` : ""}.
+          ${status.model_version ? `Model <code>${esc(status.model_version)}</code>` : ""}${
+          status.anomaly_detector ? `, anomaly detector <code data-detector>${esc(status.anomaly_detector)}</code>.` : "."}`;
+        root.querySelector("#flow-updated").innerHTML = `Refreshed at ${status.generated_at ? when(status.generated_at) : esc(new Date().toLocaleTimeString())} (your local time; UTC on hover)`
+          + (Number(form.elements.every.value) ? `; next refresh in ${esc(form.elements.every.value)} s.` : "; automatic refresh paused.");
         card.dataset.refreshes = String(Number(card.dataset.refreshes || 0) + 1);
       } catch (error) {
         if (error.name === "AbortError") return;
@@ -99,6 +131,16 @@ export default {
     form.elements.stadiumId.addEventListener("change", () => { first = true; refresh(); schedule(); });
     form.elements.every.addEventListener("change", schedule);
 
+    (async () => {
+      try {
+        const manifest = await api("/api/flow/model");
+        const m = manifest.metrics || {};
+        const lines = [m.summary?.statement, m.anomaly_summary?.statement].filter(Boolean);
+        root.querySelector("#flow-model").innerHTML = lines.length ? `Held-out results: ${lines.map(esc).join(". ")}.` : "";
+      } catch (error) {
+        root.querySelector("#flow-model").textContent = "";
+      }
+    })();
     (async () => {
       try {
         const body = await api("/api/flow/stadiums");
