@@ -34,8 +34,9 @@ run: models  ## train what is missing, then serve all services and the UI on 127
 	@echo "serving on http://127.0.0.1:$(PORT)/  (Ctrl-C stops)"
 	HOST=127.0.0.1 PORT=$(PORT) exec $(VENV)/bin/gunicorn -c services/common/gunicorn_conf.py 'services.gateway:create_app()'
 
-demo: $(STAMP)  ## with `make run` going in another terminal: replay a simulated match day into flow (STADIUM=AGADIR)
-	$(PY) -m services.flow.simulate --stadium $${STADIUM:-AGADIR} --replay http://127.0.0.1:$(PORT) --speed 60
+demo: $(STAMP)  ## with `make run` on the same PORT: a simulated match day into flow, stamped relative to now (STADIUM=AGADIR, SPEED=1)
+	@echo "make demo: flow at http://127.0.0.1:$(PORT) (PORT=$(PORT); give make run and make demo the same PORT)"
+	$(PY) -m services.flow.simulate --stadium $${STADIUM:-AGADIR} --replay http://127.0.0.1:$(PORT) --speed $${SPEED:-1}
 
 bench: $(STAMP)  ## performance harness over every built service; writes bench/RESULTS.md (about 10 minutes)
 	$(PY) -m bench.run

@@ -89,7 +89,10 @@ class FlowModel:
         config = json.loads((directory / "flow.json").read_text())
         if config["feature_names"] != FEATURE_NAMES or config["anomaly_features"] != ANOMALY_FEATURES:
             raise ValueError("model features differ from this code's feature function")
-        self.wait_model = OnnxModel(directory / "wait.onnx")
+        # the wait model chosen at training: LightGBM (ONNX) or, had it lost on validation, a baseline column
+        self.wait_name = config.get("wait_model", "lightgbm")
+        self.wait_column = config.get("wait_column")
+        self.wait_model = None if self.wait_column else OnnxModel(directory / "wait.onnx")
         self.method = config["anomaly_method"]
         self.threshold = float(config["anomaly_threshold"])
         self.green_below = float(config["green_below"])
@@ -115,7 +118,8 @@ class FlowModel:
         if not windows:
             return []
         x = feature_matrix(windows)
-        waits = np.maximum(self.wait_model.run(x).ravel(), 0.0)
+        raw = x[:, FEATURE_NAMES.index(self.wait_column)] if self.wait_column else self.wait_model.run(x).ravel()
+        waits = np.maximum(raw, 0.0)
         scores = self.anomaly_scores(x)
         capacity = x[:, FEATURE_NAMES.index("capacity_per_min")]
         arrivals = np.maximum(x[:, FEATURE_NAMES.index("arrivals_mean_prev")], x[:, FEATURE_NAMES.index("arrivals")])

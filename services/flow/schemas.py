@@ -125,6 +125,7 @@ class StatusResponse(BaseModel):
     stadiumId: str
     generated_at: str
     model_version: str
+    wait_model: str = Field(description="the wait model chosen at training (see /model: choice)")
     anomaly_detector: str = Field(description="the detector that flags anomalies (chosen at training, see /model)")
     stale_after_seconds: float
     counts: StateCounts

@@ -129,6 +129,10 @@ PLAN = GroupedSplit(group="split", validation=(VALIDATION,), test=(TEST,))
 
 # ---- wait: baselines and candidates on the kernel's interface ----
 
+BASELINE_COLUMNS = {"littles_law_observed_rate": "throughput_wait",
+                    "queue_x_processing_over_lanes": "little_wait_smooth"}   # served as a feature column
+
+
 class LittlesLawObservedRate:
     """Little's law with the observed rate: queue / mean fans through per minute in the window."""
     name = "littles_law_observed_rate"
@@ -137,7 +141,7 @@ class LittlesLawObservedRate:
         return self
 
     def predict(self, frame):
-        return frame["throughput_wait"].to_numpy(float)
+        return frame[BASELINE_COLUMNS[self.name]].to_numpy(float)
 
 
 class QueueTimesProcessing:
@@ -148,7 +152,7 @@ class QueueTimesProcessing:
         return self
 
     def predict(self, frame):
-        return frame["little_wait_smooth"].to_numpy(float)
+        return frame[BASELINE_COLUMNS[self.name]].to_numpy(float)
 
 
 class LightGBMWait(Regressor):
@@ -176,7 +180,7 @@ def evaluate_wait(frame: pd.DataFrame, seed: int, n_estimators: int, quiet: bool
     baselines = [LittlesLawObservedRate(), QueueTimesProcessing()]
     candidates = [LightGBMWait("l2", seed, n_estimators), LightGBMWait("l1", seed, n_estimators)]
     outcome = run(rows, PLAN, candidates=candidates, baselines=baselines, metrics=wait_scores(), metric="mae",
-                  target="wait", carry=["regime"], serve_baseline=False, quiet=quiet, label="flow: wait backtest",
+                  target="wait", carry=["regime"], quiet=quiet, label="flow: wait backtest",
                   note=f"{len(TEST_REGIMES)} held-out regimes; baseline = the better of the two on the same rows")
     test_rows = outcome.table[outcome.table["role"] == TEST]
     names = [m.name for m in baselines]
@@ -386,7 +390,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     n_estimators = 400
     if args.small:  # the kernel's quick slice for tests and smoke runs: metrics are not comparable
-        args.days, n_estimators = 36, 60
+        args.days, n_estimators = 36, 150
     if args.days < len(REGIMES):
         parser.error(f"--days must be at least {len(REGIMES)} (one day per regime)")
     seed_everything(args.seed)
@@ -398,17 +402,19 @@ def main(argv: list[str] | None = None) -> dict:
     anomaly, served, threshold, detector = evaluate_anomaly(frame, args.seed, quiet)
 
     out = build_dir(args.output)
-    final = outcome.model                                  # the chosen candidate, refit on every reading
-    wait_bytes = onnx_bytes(final.estimator, len(FEATURE_NAMES), "flow_wait")
-    probe = frame[frame["wait"].notna()].iloc[::7]
-    check_parity(wait_bytes, final.matrix(probe), final.estimator.predict(final.matrix(probe)), label="flow wait")
-    (out / "wait.onnx").write_bytes(wait_bytes)
+    final = outcome.model                       # the chosen model, refit on every reading: the one served
+    if isinstance(final, LightGBMWait):
+        wait_bytes = onnx_bytes(final.estimator, len(FEATURE_NAMES), "flow_wait")
+        probe = frame[frame["wait"].notna()].iloc[::7]
+        check_parity(wait_bytes, final.matrix(probe), final.estimator.predict(final.matrix(probe)), label="flow wait")
+        (out / "wait.onnx").write_bytes(wait_bytes)
     if served == "isolation_forest":
         write_json(out / "flow_anomaly.json", detector.doc)
     elif served == "lightgbm_classifier":
         (out / "anomaly.onnx").write_bytes(detector.onnx)
     write_json(out / "flow.json", {
         "feature_names": FEATURE_NAMES, "anomaly_features": ANOMALY_FEATURES,
+        "wait_model": final.name, "wait_column": BASELINE_COLUMNS.get(final.name),
         "anomaly_method": served, "anomaly_threshold": threshold,
         "anomaly_score": f"{served} score; >= threshold flags an anomaly (see services/flow/model.py)",
         **WAIT_STATES}, indent=1)

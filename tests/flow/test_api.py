@@ -197,3 +197,26 @@ def test_stadiums_model_ready_and_openapi(client):
     doc = client.get("/api/flow/openapi.json").json
     assert "requestBody" in doc["paths"]["/api/flow/ingest"]["post"]
     assert "404" in doc["paths"]["/api/flow/status"]["get"]["responses"]
+
+
+def test_a_baseline_chosen_at_training_is_what_serving_computes(flow_artifact, tmp_path):
+    """Had a baseline won on validation, flow.json names its feature column and no ONNX is needed."""
+    import json
+    import shutil
+
+    from services.flow.features import FEATURE_NAMES, Reading
+    from services.flow.model import FlowModel
+
+    work = tmp_path / "v"
+    shutil.copytree(flow_artifact, work)
+    config = json.loads((work / "flow.json").read_text())
+    config.update(wait_model="queue_x_processing_over_lanes", wait_column="little_wait_smooth")
+    (work / "flow.json").write_text(json.dumps(config))
+    (work / "wait.onnx").unlink(missing_ok=True)
+    model = FlowModel(work, {"version": "v"})
+    window = [Reading(60_000 * m, 30, 8.0, 300 + 10 * m, 5) for m in range(5)]
+    from services.flow.features import feature_matrix
+
+    expected = feature_matrix([window])[0, FEATURE_NAMES.index("little_wait_smooth")]
+    assert model.wait_name == "queue_x_processing_over_lanes"
+    assert abs(model.predict([window])[0].wait - float(expected)) < 1e-6

@@ -17,8 +17,13 @@ def test_manifest_metrics(flow_artifact):
     assert set(regimes["test"]).isdisjoint(regimes["fit"] + regimes["validation"])
     assert m["split_plan"]["kind"] == "grouped" and m["split_plan"]["test"] == ["test"]
     chosen = m["choice"]["chosen"]
-    assert chosen in ("lightgbm_l1", "lightgbm_l2")
-    assert m["validation"][chosen]["mae"] == min(m["validation"][c]["mae"] for c in ("lightgbm_l1", "lightgbm_l2"))
+    candidates, baselines = ("lightgbm_l1", "lightgbm_l2"), ("littles_law_observed_rate", "queue_x_processing_over_lanes")
+    best = min(candidates, key=lambda c: m["validation"][c]["mae"])
+    strongest = min(baselines, key=lambda b: m["validation"][b]["mae"])
+    # served: the best candidate if it beats the strongest baseline on validation, else that baseline
+    assert chosen == (best if m["validation"][best]["mae"] < m["validation"][strongest]["mae"] else strongest)
+    config = json.loads((flow_artifact / "flow.json").read_text())
+    assert config["wait_model"] == chosen and (("wait.onnx" in manifest["files"]) == chosen.startswith("lightgbm"))
     headline = m["wait_test_by_regime"]["all held-out regimes"]
     baselines = ("littles_law_observed_rate_mae", "queue_x_processing_over_lanes_mae")
     better = min(headline[b] for b in baselines)
@@ -27,14 +32,13 @@ def test_manifest_metrics(flow_artifact):
     for regime in regimes["test"]:
         assert m["wait_test_by_regime"][regime]["rows"] > 0
     served = m["anomaly_choice"]["served"]
-    config = json.loads((flow_artifact / "flow.json").read_text())
     assert config["anomaly_method"] == served == m["anomaly_summary"]["served"]
     assert config["anomaly_threshold"] == m["anomaly_validation"][served]["threshold"]
     t = m["anomaly_test"][served]
     assert t["recall_3min_ci95_lo"] <= t["recall_3min"] <= t["recall_3min_ci95_hi"]
     assert t["false_alarms_ci95_lo"] <= t["false_alarms_per_gate_hour"] <= t["false_alarms_ci95_hi"]
     assert served in m["anomaly_summary"]["statement"]
-    assert {"wait.onnx", "flow.json"} <= set(manifest["files"])
+    assert "flow.json" in manifest["files"]
 
 
 def test_per_event_scoring():
@@ -99,4 +103,4 @@ def test_retraining_with_the_same_seed_gives_identical_artifacts(tmp_path):
     from services.common.reproducibility import assert_reproducible
 
     files = assert_reproducible(train.main, ["--small", "--seed", "42"], tmp_path)
-    assert {"wait.onnx", "flow.json", "manifest.json"} <= set(files)
+    assert {"flow.json", "manifest.json"} <= set(files)
