@@ -68,7 +68,8 @@ def test_not_ready_until_a_model_is_loaded(demo, tmp_path):
     publish(store, tmp_path, "v1", scale=2)
     assert holder.refresh()
     assert client.get("/api/demo/ready").json == {"status": "ready", "service": "demo", "model_version": "v1",
-                                                  "reason": None, "store": store.uri, "last_error": None}
+                                                  "reason": None, "store": store.uri, "last_error": None,
+                                                  "degraded": None}
     assert client.post("/api/demo/predict", json={"x": 3}).json == {"prediction": 6.0, "model_version": "v1"}
 
 
@@ -241,3 +242,17 @@ def test_docs_page_uses_the_vendored_viewer(demo):
     script = client.get("/api/demo/docs/rapidoc-min.js")
     assert script.status_code == 200 and len(script.data) > 100_000
     assert client.get("/api/demo/docs/../config.py").status_code == 404
+
+
+def test_a_shared_dependency_failing_degrades_without_failing_readiness(file_store_uri, tmp_path):
+    settings = make_settings(file_store_uri, tmp_path)
+    problems = ["DynamoDB table t unusable: ReadTimeoutError"]
+    app = create_service_app(demo_api(), json_loader, settings, start_model_refresh=False,
+                             degraded_check=lambda: problems[0], on_ready_check=lambda: None)
+    store = app.extensions["model_store"]
+    publish(store, tmp_path, "v1", scale=2)
+    assert app.extensions["model_holder"].refresh()
+    resp = app.test_client().get("/api/demo/ready")
+    assert resp.status_code == 200 and resp.json["status"] == "degraded" and resp.json["degraded"] == problems[0]
+    problems[0] = None
+    assert app.test_client().get("/api/demo/ready").json["status"] == "ready"
