@@ -91,19 +91,20 @@ def _powerball(version_dir: Path):
 
 
 def _flow(version_dir: Path):
+    from sklearn.ensemble import IsolationForest
+
     from services.flow import train
     from services.flow.features import FEATURE_NAMES
 
-    days = train.simulate_days(12, 42, True)
-    table = train.stack([train.day_table(d) for d in days])
-    rows = ~np.isnan(table["wait"])
-    x = _frame(table["x"], FEATURE_NAMES)
-    wait = train.fit_wait(x[rows], table["wait"][rows], 42)
-    anomaly = train.fit_anomaly(x, 42)
+    frame = train.frame_of(train.simulate_days(18, 42, True))
+    rows = frame[frame["wait"].notna()]
+    x = _frame(frame[FEATURE_NAMES].to_numpy(np.float32), FEATURE_NAMES)
+    wait = train.LightGBMWait("l2", 42).fit(rows).estimator
+    anomaly = IsolationForest(n_estimators=200, max_samples=512, random_state=42).fit(x)
     # /status answers every gate of a stadium at once: 12 rows for RABAT.
-    sample = {"rows": [{n: float(v) for n, v in zip(FEATURE_NAMES, r)} for r in table["x"][:12]]}
+    sample = {"rows": [{n: float(v) for n, v in zip(FEATURE_NAMES, r)} for r in frame[FEATURE_NAMES].to_numpy()[:12]]}
     return {"wait": wait, "anomaly": anomaly}, FEATURE_NAMES, sample, "rows", \
-        "LGBMRegressor(400) + IsolationForest(200) on 12 gate rows (train.fit_wait/fit_anomaly, 12 days)"
+        "LGBMRegressor(400) + IsolationForest(200) on 12 gate rows (flow's train.LightGBMWait, 18 days)"
 
 
 BUILDERS = {"flow": _flow, "sales": _sales, "forecast": _forecast, "demand": _demand, "powerball": _powerball}
