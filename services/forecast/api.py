@@ -35,14 +35,13 @@ def build_api() -> Api:
     @api.route("/teams", response=TeamsResponse, summary="Known teams and what the data says about them")
     def teams():
         loaded = current_model()
-        m = loaded.model
-
-        def team(name, stats):
-            return {"name": name, "past_fill_rate": round(stats.draw, 4),
-                    "points_per_match": round(stats.strength, 4), "matches": stats.matches}
-
-        return TeamsResponse(teams=[team(n, s) for n, s in sorted(m.teams.items())],
-                             neutral=team("(unknown team)", m.neutral), model_version=loaded.version)
+        summary = loaded.model.team_summary
+        rows = [{"name": name, **stats} for name, stats in summary.items()]
+        n = sum(r["matches"] for r in rows) or 1
+        neutral = {"name": "(unknown team)", "matches": 0,
+                   "past_fill_rate": round(sum(r["past_fill_rate"] * r["matches"] for r in rows) / n, 4),
+                   "points_per_match": round(sum(r["points_per_match"] * r["matches"] for r in rows) / n, 4)}
+        return TeamsResponse(teams=rows, neutral=neutral, model_version=loaded.version)
 
     return api
 

@@ -1,11 +1,13 @@
-"""Loading and cleaning the attendance data, and the team history tables (training only).
+"""Loading and cleaning the attendance data, and the day-by-day walk that computes features (training only).
 
 Serving never imports this module (it uses pandas). See data/attendance/SOURCE.md.
 
 One frame, one row per match, ordered by kickoff:
-tournament, year, kickoff (Timestamp, local), hour, stage (canonical), stadium, city,
+tournament, competition, year, kickoff (Timestamp, local), day, hour, stage (canonical), stadium, city,
 capacity, capacity_source, hosts (tuple of host nations), team_a, team_b, goals_a, goals_b,
-attendance, fill.
+attendance, fill (attendance / capacity, not clipped: a few old crowds exceed the recorded capacity).
+Capacities come from files fixed before any split (world_cup_capacities.csv, afcon2025_venues.csv),
+never from the attendances.
 """
 from __future__ import annotations
 
@@ -14,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .features import TeamStats, canonical_stage, normalize
+from .features import FEATURE_NAMES, Known, Match, Played, canonical_stage, match_features, normalize
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "attendance"
 WORLD_CUP = "WorldCupMatches_1930-2014.csv"
+WORLD_CUP_CAPACITIES = "world_cup_capacities.csv"
 AFCON = "afcon2025_matches.csv"
 AFCON_VENUES = "afcon2025_venues.csv"
-DATA_FILES = (WORLD_CUP, AFCON, AFCON_VENUES)
+DATA_FILES = (WORLD_CUP, WORLD_CUP_CAPACITIES, AFCON, AFCON_VENUES)
 
 WORLD_CUP_HOSTS: dict[int, tuple[str, ...]] = {
     1930: ("Uruguay",), 1934: ("Italy",), 1938: ("France",), 1950: ("Brazil",), 1954: ("Switzerland",),
@@ -90,7 +93,7 @@ def _clean_stadium(name: str) -> str:
     return name
 
 
-def load_world_cup(path: Path) -> pd.DataFrame:
+def load_world_cup(path: Path, capacities_path: Path | None = None) -> pd.DataFrame:
     raw = pd.read_csv(path, encoding="utf-8")
     raw = raw.drop_duplicates(subset="MatchID")          # SOURCE.md: 16 duplicated 2014 rows
     raw = raw.dropna(subset=["Attendance"])               # SOURCE.md: Germany v Algeria 2014
@@ -128,10 +131,15 @@ def load_world_cup(path: Path) -> pd.DataFrame:
     frame["hosts"] = frame["year"].map(WORLD_CUP_HOSTS)
     if frame["hosts"].isna().any():
         raise ValueError("a World Cup year has no host in WORLD_CUP_HOSTS")
-    # Capacity proxy: the largest crowd ever recorded at that stadium in this data.
-    frame["capacity"] = frame.groupby("stadium")["attendance"].transform("max")
-    frame["capacity_source"] = "proxy: max attendance recorded at this stadium (World Cup 1930-2014)"
-    return frame
+    capacities = pd.read_csv(capacities_path or path.with_name(WORLD_CUP_CAPACITIES))
+    frame = frame.merge(capacities[["stadium", "year", "capacity", "source", "source_ref"]],
+                        on=["stadium", "year"], how="left", validate="many_to_one")
+    if frame["capacity"].isna().any():
+        missing = frame.loc[frame["capacity"].isna(), ["stadium", "year"]].drop_duplicates()
+        raise ValueError(f"stadiums without a capacity in {WORLD_CUP_CAPACITIES}: {missing.values.tolist()}")
+    frame["capacity"] = frame["capacity"].astype(float)
+    frame["capacity_source"] = frame["source"] + ": " + frame["source_ref"]
+    return frame.drop(columns=["source", "source_ref"])
 
 
 def load_afcon(path: Path, venues_path: Path) -> pd.DataFrame:
@@ -166,15 +174,17 @@ def load_afcon(path: Path, venues_path: Path) -> pd.DataFrame:
 
 def load_matches(data_dir: Path = DATA_DIR, limit: int | None = None) -> pd.DataFrame:
     """Every match, cleaned, oldest first. `limit` keeps the first matches of each file (tests)."""
-    world_cup = load_world_cup(data_dir / WORLD_CUP)
+    world_cup = load_world_cup(data_dir / WORLD_CUP, data_dir / WORLD_CUP_CAPACITIES)
     afcon = load_afcon(data_dir / AFCON, data_dir / AFCON_VENUES)
     if limit:
         world_cup = world_cup.sort_values(["kickoff", "order"]).head(limit)
         afcon = afcon.sort_values(["kickoff", "order"]).head(limit)
     frame = pd.concat([world_cup, afcon], ignore_index=True)
     frame = frame.sort_values(["kickoff", "order"]).reset_index(drop=True)
+    frame["competition"] = np.where(frame["tournament"].str.startswith("AFCON"), "afcon", "world_cup")
+    frame["day"] = frame["kickoff"].dt.normalize()
     frame["hour"] = frame["kickoff"].dt.hour + frame["kickoff"].dt.minute / 60.0
-    frame["fill"] = (frame["attendance"] / frame["capacity"]).clip(0.0, 1.0)
+    frame["fill"] = frame["attendance"] / frame["capacity"]
     frame["host_match"] = [a in hosts or b in hosts for a, b, hosts in
                            zip(frame["team_a"], frame["team_b"], frame["hosts"])]
     if (frame["attendance"] <= 0).any() or (frame["capacity"] <= 0).any():
@@ -182,55 +192,61 @@ def load_matches(data_dir: Path = DATA_DIR, limit: int | None = None) -> pd.Data
     return frame
 
 
-# --- team history ---------------------------------------------------------------------
-SHRINK = 3.0  # pseudo-matches at the prior: a team's first matches say little
+# --- the day-by-day walk --------------------------------------------------------------------
+def as_match(r, start) -> Match:
+    return Match(competition=r.competition, stadium=r.stadium, capacity=float(r.capacity), team_a=r.team_a,
+                 team_b=r.team_b, stage=r.stage, hour=float(r.hour), day=r.day.date(), start=start.date(),
+                 hosts=tuple(r.hosts))
 
 
-class TeamHistory:
-    """Running fill-rate and points totals per team; `stats` reads them before a match."""
-
-    def __init__(self, prior_fill: float, prior_points: float):
-        self.prior_fill = prior_fill
-        self.prior_points = prior_points
-        self.totals: dict[str, list[float]] = {}
-
-    def stats(self, team: str) -> TeamStats:
-        fill_sum, points_sum, n = self.totals.get(team, (0.0, 0.0, 0))
-        return TeamStats(draw=(fill_sum + SHRINK * self.prior_fill) / (n + SHRINK),
-                         strength=(points_sum + SHRINK * self.prior_points) / (n + SHRINK),
-                         matches=int(n))
-
-    def neutral(self) -> TeamStats:
-        return TeamStats(draw=self.prior_fill, strength=self.prior_points, matches=0)
-
-    def update(self, team: str, fill: float, points: float) -> None:
-        entry = self.totals.setdefault(team, [0.0, 0.0, 0])
-        entry[0] += fill
-        entry[1] += points
-        entry[2] += 1
+def as_played(r) -> Played:
+    return Played(stadium=r.stadium, team_a=r.team_a, team_b=r.team_b, goals_a=int(r.goals_a),
+                  goals_b=int(r.goals_b), attendance=float(r.attendance), capacity=float(r.capacity))
 
 
-def points(goals_for: int, goals_against: int) -> float:
-    return 3.0 if goals_for > goals_against else 1.0 if goals_for == goals_against else 0.0
+def walk(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """Features of every match from what was known before its day (features.match_features), in
+    tournament order; and the state serving needs to describe a further match of any tournament:
+    its first day, its results so far, the per-stage means after the last day, and the competition
+    means and team records as they stood when it began (what its own rows saw)."""
+    known = Known()
+    rows: dict[int, dict[str, float]] = {}
+    tournaments: dict[str, dict] = {}
+    starts = frame.groupby("tournament")["day"].min().sort_values()
+    for tournament in starts.index:
+        part = frame[frame["tournament"] == tournament]
+        competition = part["competition"].iloc[0]
+        at_start = Known.from_json(known.as_json())
+        so_far: list[Played] = []
+        for _, today in part.groupby("day", sort=True):
+            for r in today.itertuples():
+                rows[r.Index] = match_features(as_match(r, starts[tournament]), so_far, known)
+            known.add_day(competition, [(r.stage, min(r.fill, 1.0)) for r in today.itertuples()])
+            so_far.extend(as_played(r) for r in today.itertuples())
+        tournaments[tournament] = {
+            "competition": competition, "start": starts[tournament].date().isoformat(),
+            "last_day": part["day"].max().date().isoformat(), "hosts": list(part["hosts"].iloc[0]),
+            "played": [p.__dict__ for p in so_far],
+            "competition_fill": at_start.competition_fill, "team_points": at_start.team_points,
+        }
+        known.add_tournament(competition, so_far)
+    features = pd.DataFrame.from_dict(rows, orient="index").loc[frame.index, FEATURE_NAMES]
+    state = {"stage_fill": known.stage_fill, "tournaments": tournaments}
+    return pd.concat([frame, features], axis=1), state
 
 
-def priors(frame: pd.DataFrame) -> tuple[float, float]:
-    """Mean fill rate and mean points per team-match of the given (fitting) matches."""
-    pts = [points(a, b) for a, b in zip(frame["goals_a"], frame["goals_b"])]
-    pts += [points(b, a) for a, b in zip(frame["goals_a"], frame["goals_b"])]
-    return float(frame["fill"].mean()), float(np.mean(pts))
-
-
-def build_history(frame: pd.DataFrame, prior_fill: float, prior_points: float,
-                  ) -> tuple[list[tuple[TeamStats, TeamStats]], TeamHistory]:
-    """Walk the matches in time order: each match sees only earlier matches (no leakage)."""
-    history = TeamHistory(prior_fill, prior_points)
-    before: list[tuple[TeamStats, TeamStats]] = []
+def team_summary(frame: pd.DataFrame) -> dict[str, dict]:
+    """Per team, over every match in the data: mean fill, points per match, matches (GET /teams)."""
+    out: dict[str, list[float]] = {}
     for r in frame.itertuples():
-        before.append((history.stats(r.team_a), history.stats(r.team_b)))
-        history.update(r.team_a, r.fill, points(r.goals_a, r.goals_b))
-        history.update(r.team_b, r.fill, points(r.goals_b, r.goals_a))
-    return before, history
+        fill = min(r.attendance / r.capacity, 1.0)
+        for team, gf, ga in ((r.team_a, r.goals_a, r.goals_b), (r.team_b, r.goals_b, r.goals_a)):
+            entry = out.setdefault(team, [0.0, 0.0, 0])
+            entry[0] += fill
+            entry[1] += 3.0 if gf > ga else 1.0 if gf == ga else 0.0
+            entry[2] += 1
+    return {team: {"past_fill_rate": round(f / n, 4), "points_per_match": round(p / n, 4), "matches": int(n)}
+            for team, (f, p, n) in sorted(out.items())}
 
 
 def stadium_table(frame: pd.DataFrame) -> dict[str, dict]:

@@ -1,15 +1,23 @@
 """The one feature function, used by training and by serving (no train/serve skew).
 
-Plain Python and numpy only: the request path builds one float32 row, no pandas.
+`match_features(match, so_far, known)` describes a match from what is known before its kickoff day:
+`so_far`, the matches of the same tournament played on earlier days (with their attendances), and
+`known`, what earlier days of every tournament say (`Known`: per-stage mean fill, team results,
+the competition's mean fill). Training walks the matches day by day and calls it for every match;
+serving calls it with the tournament's results kept in the artifact. No attendance of the match
+being described, or of any match on its day, can reach its features.
+
+Plain Python only: the request path builds one float32 row, no pandas.
 Also holds the parsing both sides share: stage names, kickoff times, name normalisation.
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from typing import NamedTuple
-
-import numpy as np
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Sequence
 
 # Tournament stages in the order of importance (knockout rounds above the groups).
 STAGE_ORDER: dict[str, float] = {
@@ -77,50 +85,196 @@ def kickoff_hour(text: str) -> float | None:
     return int(match.group(1)) + int(match.group(2)) / 60.0
 
 
-class TeamStats(NamedTuple):
-    """What the data says about a team before a match (shrunk towards the priors)."""
+COMPETITIONS = ("afcon", "world_cup")
+PRIOR_WEIGHT = 2.0      # pseudo-matches at the competition's mean when a tournament is young
+POINTS_PRIOR = (1.35, 3.0)  # (points per match, pseudo-matches): a team with no results is average
 
-    draw: float       # its mean fill rate (attendance / capacity) in earlier matches
-    strength: float   # its points per match in earlier matches (win 3, draw 1)
-    matches: int      # how many earlier matches the two numbers rest on
-
-
+# name, meaning (the manifest lists these)
 FEATURES: list[tuple[str, str]] = [
-    ("capacity", "float: stadium capacity (AFCON: venue list; World Cup: max attendance ever recorded there)"),
-    ("stage_order", "float: 0 group, 1 round of 16, 2 quarter-final, 2.5 third place, 3 semi-final, 4 final"),
-    ("kickoff_hour", "float: local kickoff hour (Afternoon=15, Evening=18, Night=21)"),
-    ("host_match", "0/1: one of the teams is a host nation of the stadium's tournament"),
-    ("afcon", "0/1: the stadium is an AFCON 2025 venue (continental championship), not a World Cup one"),
-    ("draw_high", "float: the more popular team's past mean fill rate (earlier matches only, shrunk)"),
-    ("draw_low", "float: the less popular team's past mean fill rate"),
-    ("strength_high", "float: the stronger team's past points per match (shrunk)"),
-    ("strength_low", "float: the weaker team's past points per match"),
-    ("experience_low", "float: log1p of the earlier matches of the less experienced team"),
-    ("year", "int: the match's year (request date, else the latest year in the data)"),
+    ("stage_order", "0 group, 1 round of 16, 2 quarter-final, 2.5 third place, 3 semi-final, 4 final"),
+    ("kickoff_hour", "local kickoff hour (Afternoon=15, Evening=18, Night=21)"),
+    ("host_team", "1 when a team is a host nation of the tournament"),
+    ("days_in", "days since the tournament's first match"),
+    ("weekend", "1 on a Saturday or Sunday"),
+    ("venue_fill", "the venue's mean fill in this tournament so far (tournament mean if none yet)"),
+    ("venue_matches", "the venue's matches in this tournament so far"),
+    ("team_fill_high", "the higher of the two teams' mean fill in this tournament so far"),
+    ("team_fill_low", "the lower of the two teams' mean fill in this tournament so far"),
+    ("team_crowd_high", "the larger of the two teams' mean crowd so far, as a share of this capacity (<= 1)"),
+    ("team_crowd_low", "the smaller of the two teams' mean crowd so far, as a share of this capacity"),
+    ("host_crowd", "the host team's mean crowd so far as a share of this capacity (<= 1) when a host plays, else 0"),
+    ("team_matches_low", "matches so far of the team that has played fewer"),
+    ("points_so_far", "both teams' points in this tournament so far"),
+    ("strength_high", "the stronger team's points per match in all earlier results (shrunk)"),
+    ("strength_low", "the weaker team's points per match in all earlier results (shrunk)"),
+    ("tournament_fill", "this tournament's mean fill so far, shrunk to the competition's earlier mean"),
+    ("log_capacity", "natural log of the stadium capacity"),
+    ("afcon", "1 for the Africa Cup of Nations, 0 for the World Cup"),
+    ("stage_fill", "baseline input: mean fill of this stage in earlier matches of the competition"),
+    ("venue_fill_so_far", "baseline input: the venue's mean fill so far (stage_fill if none yet)"),
+    ("team_fill_so_far", "baseline input: the higher of the teams' mean fill so far (stage_fill if none)"),
 ]
 FEATURE_NAMES = [name for name, _ in FEATURES]
 
 
-def feature_row(*, capacity: float, stage: str, hour: float, host_match: bool, afcon: bool,
-                team_a: TeamStats, team_b: TeamStats, year: int) -> list[float]:
-    """The model's inputs for one match; team order does not matter."""
-    return [
-        float(capacity),
-        STAGE_ORDER[stage],
-        float(hour),
-        1.0 if host_match else 0.0,
-        1.0 if afcon else 0.0,
-        max(team_a.draw, team_b.draw),
-        min(team_a.draw, team_b.draw),
-        max(team_a.strength, team_b.strength),
-        min(team_a.strength, team_b.strength),
-        float(np.log1p(min(team_a.matches, team_b.matches))),
-        float(year),
-    ]
+@dataclass(frozen=True)
+class Match:
+    """A match to describe: everything here is known before kickoff."""
+
+    competition: str
+    stadium: str
+    capacity: float
+    team_a: str
+    team_b: str
+    stage: str
+    hour: float
+    day: date
+    start: date            # the tournament's first match day
+    hosts: tuple[str, ...]  # the tournament's host nations
+
+    @property
+    def host_match(self) -> bool:
+        return self.team_a in self.hosts or self.team_b in self.hosts
 
 
-def feature_matrix(rows: list[list[float]]) -> np.ndarray:
-    return np.asarray(rows, dtype=np.float32).reshape(-1, len(FEATURE_NAMES))
+@dataclass(frozen=True)
+class Played:
+    """An earlier match of the same tournament, with its result and crowd."""
+
+    stadium: str
+    team_a: str
+    team_b: str
+    goals_a: int
+    goals_b: int
+    attendance: float
+    capacity: float
+
+    @property
+    def fill(self) -> float:
+        return min(self.attendance / self.capacity, 1.0)
+
+
+def points(goals_for: int, goals_against: int) -> float:
+    return 3.0 if goals_for > goals_against else 1.0 if goals_for == goals_against else 0.0
+
+
+@dataclass
+class Known:
+    """What earlier days say, kept as running totals (training updates it day by day; the
+    artifact stores its final state for serving)."""
+
+    stage_fill: dict[str, list[float]] = field(default_factory=dict)    # "comp|stage" or "*|stage" -> [sum, n]
+    competition_fill: dict[str, list[float]] = field(default_factory=dict)  # comp -> [sum, n] (finished tournaments)
+    team_points: dict[str, list[float]] = field(default_factory=dict)   # team -> [points, matches] (finished tournaments)
+
+    def competition_mean(self, competition: str) -> float:
+        total, n = self.competition_fill.get(competition, (0.0, 0))
+        if n:
+            return total / n
+        totals = [v for v in self.competition_fill.values() if v[1]]
+        return sum(v[0] for v in totals) / sum(v[1] for v in totals) if totals else 0.8
+
+    def stage_mean(self, competition: str, stage: str) -> float:
+        for key in (f"{competition}|{stage}", f"*|{stage}"):
+            total, n = self.stage_fill.get(key, (0.0, 0))
+            if n:
+                return total / n
+        return self.competition_mean(competition)
+
+    def add_day(self, competition: str, day_matches: Sequence[tuple[str, float]]) -> None:
+        """(stage, fill) of a finished day: the stage means learn it."""
+        for stage, fill in day_matches:
+            for key in (f"{competition}|{stage}", f"*|{stage}"):
+                entry = self.stage_fill.setdefault(key, [0.0, 0])
+                entry[0] += fill
+                entry[1] += 1
+
+    def add_tournament(self, competition: str, played: Sequence[Played]) -> None:
+        """A finished tournament: the competition mean and the teams' records learn it."""
+        entry = self.competition_fill.setdefault(competition, [0.0, 0])
+        for p in played:
+            entry[0] += p.fill
+            entry[1] += 1
+            for team, gf, ga in ((p.team_a, p.goals_a, p.goals_b), (p.team_b, p.goals_b, p.goals_a)):
+                record = self.team_points.setdefault(team, [0.0, 0])
+                record[0] += points(gf, ga)
+                record[1] += 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {"stage_fill": self.stage_fill, "competition_fill": self.competition_fill,
+                "team_points": self.team_points}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Known":
+        return cls(**{k: {name: list(v) for name, v in data[k].items()} for k in
+                      ("stage_fill", "competition_fill", "team_points")})
+
+
+def _mean(values: list[float], default: float) -> float:
+    return sum(values) / len(values) if values else default
+
+
+def match_features(match: Match, so_far: Sequence[Played], known: Known) -> dict[str, float]:
+    """The model's inputs for one match, from what is known before its day (see the module docstring)."""
+    for p in so_far:
+        if p.team_a == p.team_b:
+            raise ValueError("a played match needs two different teams")
+    prior = known.competition_mean(match.competition)
+    fills = [p.fill for p in so_far]
+    tournament_fill = (sum(fills) + PRIOR_WEIGHT * prior) / (len(fills) + PRIOR_WEIGHT)
+    venue = [p.fill for p in so_far if p.stadium == match.stadium]
+
+    def team(name: str) -> tuple[list[float], list[float], float, float]:
+        mine = [p for p in so_far if name in (p.team_a, p.team_b)]
+        total, n = known.team_points.get(name, (0.0, 0))
+        now = sum(points(p.goals_a, p.goals_b) if p.team_a == name else points(p.goals_b, p.goals_a) for p in mine)
+        strength = (total + now + POINTS_PRIOR[0] * POINTS_PRIOR[1]) / (n + len(mine) + POINTS_PRIOR[1])
+        return [p.fill for p in mine], [p.attendance for p in mine], now, strength
+
+    fa, ca, pa, sa = team(match.team_a)
+    fb, cb, pb, sb = team(match.team_b)
+    fill_a, fill_b = _mean(fa, tournament_fill), _mean(fb, tournament_fill)
+    crowd_a = min(_mean(ca, fill_a * match.capacity) / match.capacity, 1.0)
+    crowd_b = min(_mean(cb, fill_b * match.capacity) / match.capacity, 1.0)
+    stage_fill = known.stage_mean(match.competition, match.stage)
+    seen = [f for f in (fa, fb) if f]
+    return {
+        "stage_order": STAGE_ORDER[match.stage],
+        "kickoff_hour": float(match.hour),
+        "host_team": 1.0 if match.host_match else 0.0,
+        "days_in": float((match.day - match.start).days),
+        "weekend": 1.0 if match.day.weekday() >= 5 else 0.0,
+        "venue_fill": _mean(venue, tournament_fill),
+        "venue_matches": float(len(venue)),
+        "team_fill_high": max(fill_a, fill_b),
+        "team_fill_low": min(fill_a, fill_b),
+        "team_crowd_high": max(crowd_a, crowd_b),
+        "team_crowd_low": min(crowd_a, crowd_b),
+        "host_crowd": (crowd_a if match.team_a in match.hosts else crowd_b) if match.host_match else 0.0,
+        "team_matches_low": float(min(len(fa), len(fb))),
+        "points_so_far": pa + pb,
+        "strength_high": max(sa, sb),
+        "strength_low": min(sa, sb),
+        "tournament_fill": tournament_fill,
+        "log_capacity": math.log(match.capacity),
+        "afcon": 1.0 if match.competition == "afcon" else 0.0,
+        "stage_fill": stage_fill,
+        "venue_fill_so_far": _mean(venue, stage_fill),
+        "team_fill_so_far": max(_mean(f, 0.0) for f in seen) if seen else stage_fill,
+    }
+
+
+def feature_vector(features: dict[str, float]) -> list[float]:
+    return [float(features[name]) for name in FEATURE_NAMES]
+
+
+def served_fill(raw: float, venue: float, stage: str, blend: float, uplift: dict[str, float]) -> float:
+    """What a candidate serves from its regressor's output: `blend` x the regressor + (1 - blend) x
+    the venue's fill so far, then a knockout stage closes its share `uplift[stage]` of the seats
+    still empty (learned from earlier knockout matches against their venue's fill so far); in [0, 1].
+    Training's predictions and serving both go through this function."""
+    fill = min(max(blend * raw + (1.0 - blend) * venue, 0.0), 1.0)
+    return fill + uplift.get(stage, 0.0) * (1.0 - fill)
 
 
 def interval(fill: float, half_width: float, capacity: float) -> tuple[float, float, float]:

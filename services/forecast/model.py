@@ -1,18 +1,29 @@
-"""Attendance inference: one ONNX model of the fill rate plus JSON lookup tables.
+"""Attendance inference: per competition, one ONNX model of the fill rate (or a baseline) plus JSON state.
 
 Loaded from a verified version folder; imports no training library and unpickles nothing.
+A request describes a further match of the stadium's latest tournament: the artifact holds that
+tournament's results so far, and features.match_features (the function training used) turns
+them into the model's inputs.
 """
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from rapidfuzz import fuzz, process
 
 from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
-from .features import FEATURE_NAMES, TeamStats, feature_matrix, feature_row, interval, normalize
+from .features import (FEATURE_NAMES, Known, Match, Played, feature_vector, interval, match_features, normalize,
+                       served_fill)
+
+MATCH_SCORE = 88.0      # rapidfuzz WRatio (0..100) a name needs to be taken as a known stadium or team
+SUGGESTIONS = 5
+MAX_DAYS_AHEAD = 45     # a date further from the tournament's last matchday is not a match of it
 
 
 class UnknownInput(InputError):
@@ -25,19 +36,36 @@ class ForecastModel:
         tables = json.loads((directory / "tables.json").read_text())
         if tables["feature_names"] != FEATURE_NAMES:
             raise ValueError(f"artifact features {tables['feature_names']} differ from the code's {FEATURE_NAMES}")
-        self.onnx = OnnxModel(directory / "model.onnx")
-        self.model_name = tables["model"]
+        self.served: dict[str, dict[str, Any]] = tables["served"]
+        self.onnx = {c: OnnxModel(directory / e["file"]) for c, e in self.served.items() if e["kind"] == "onnx"}
         self.interval_level = float(tables["interval_level"])
-        self.half_width = float(tables["half_width_fill"])
-        self.default_year = int(tables["default_year"])
-        self.neutral = TeamStats(**tables["neutral_team"])
-        self.teams = {name: TeamStats(**stats) for name, stats in tables["teams"].items()}
-        self.team_aliases: dict[str, str] = tables["team_aliases"]
+        self.stage_fill = tables["state"]["stage_fill"]
+        self.tournaments: dict[str, dict[str, Any]] = tables["state"]["tournaments"]
         self.stadiums: dict[str, dict[str, Any]] = tables["stadiums"]
         self.stadium_aliases: dict[str, str] = tables["stadium_aliases"]
         self.city_stadiums: dict[str, str] = tables["city_stadiums"]
+        self.teams: list[str] = tables["teams"]
+        self.team_summary: dict[str, dict[str, Any]] = tables["team_summary"]
+        self.team_aliases: dict[str, str] = tables["team_aliases"]
+        # What a stadium name is matched against: names, aliases, cities, and "name city".
+        self._stadium_keys: dict[str, str] = {}
+        for name, entry in self.stadiums.items():
+            self._stadium_keys.setdefault(f"{normalize(name)} {normalize(entry['city'])}", name)
+        for key, name in (*self.stadium_aliases.items(), *self.city_stadiums.items()):
+            self._stadium_keys.setdefault(key, name)
+        for alias, name in self.stadium_aliases.items():
+            self._stadium_keys.setdefault(f"{alias} {normalize(self.stadiums[name]['city'])}", name)
 
-    # ------------------------------------------------------------------
+    # -- names ---------------------------------------------------------------------------------
+    def _ranked(self, key: str, keys: dict[str, str]) -> list[tuple[str, float]]:
+        """Distinct targets, best score first (ties broken by name, so answers are stable)."""
+        best: dict[str, float] = {}
+        for choice, score, _ in process.extract(key, list(keys), scorer=fuzz.WRatio, limit=50,
+                                                processor=None):
+            target = keys[choice]
+            best[target] = max(best.get(target, 0.0), float(score))
+        return sorted(best.items(), key=lambda ts: (-ts[1], ts[0]))
+
     def resolve_stadium(self, text: str) -> tuple[str, str | None]:
         key = normalize(text)
         if key in self.stadium_aliases:
@@ -45,17 +73,46 @@ class ForecastModel:
         if key in self.city_stadiums:
             name = self.city_stadiums[key]
             return name, f"'{text}' is a city; using its largest known stadium, {name}"
-        known = ", ".join(sorted(self.stadiums))
-        raise UnknownInput("stadium", f"unknown stadium '{text}'; known stadiums (or their city, or a common "
-                                      f"alias, see GET /api/forecast/stadiums): {known}")
+        ranked = self._ranked(key, self._stadium_keys) if key else []
+        if ranked and ranked[0][1] >= MATCH_SCORE and (len(ranked) == 1 or ranked[1][1] < ranked[0][1]):
+            return ranked[0][0], f"'{text}' matched to {ranked[0][0]} (similarity {ranked[0][1]:.0f}/100)"
+        suggestions = [name for name, _ in ranked[:SUGGESTIONS]]
+        raise UnknownInput("stadium", f"unknown stadium '{text}'"
+                           + (f"; did you mean: {'; '.join(suggestions)}?" if suggestions else "")
+                           + " (all stadiums: GET /api/forecast/stadiums)")
 
-    def resolve_team(self, text: str, warnings: list[str]) -> tuple[str, TeamStats]:
-        name = self.team_aliases.get(normalize(text))
-        if name is None:
-            warnings.append(f"unknown team '{text}': given a neutral popularity and strength "
-                            "(the average of the data); see GET /api/forecast/teams")
-            return text.strip(), self.neutral
-        return name, self.teams[name]
+    def resolve_team(self, text: str, warnings: list[str]) -> str:
+        key = normalize(text)
+        if key in self.team_aliases:
+            return self.team_aliases[key]
+        ranked = self._ranked(key, self.team_aliases) if key else []
+        if ranked and ranked[0][1] >= MATCH_SCORE and (len(ranked) == 1 or ranked[1][1] < ranked[0][1]):
+            warnings.append(f"team '{text}' matched to {ranked[0][0]} (similarity {ranked[0][1]:.0f}/100)")
+            return ranked[0][0]
+        warnings.append(f"unknown team '{text}': no results or crowds of it in the data, so it counts as an "
+                        "average team (see GET /api/forecast/stadiums for the tournaments known)")
+        return " ".join(text.split())
+
+    # -- prediction ------------------------------------------------------------------------------
+    def features(self, *, tournament: str, stadium: str, team_a: str, team_b: str, stage: str, hour: float,
+                 day: date | None) -> tuple[np.ndarray, dict[str, float], dict[str, Any]]:
+        state = self.tournaments[tournament]
+        entry = self.stadiums[stadium]
+        start = date.fromisoformat(state["start"])
+        last = date.fromisoformat(state["last_day"])
+        day = day or last + timedelta(days=1)
+        if not last < day <= last + timedelta(days=MAX_DAYS_AHEAD):
+            raise UnknownInput("date", f"must be after {last.isoformat()}, the last matchday of {tournament} in the "
+                                       f"data, and at most {MAX_DAYS_AHEAD} days later: the model forecasts further "
+                                       "matches of that tournament from its results so far (or leave the date out)")
+        known = Known(stage_fill=self.stage_fill, competition_fill=state["competition_fill"],
+                      team_points=state["team_points"])
+        match = Match(competition=state["competition"], stadium=stadium, capacity=float(entry["capacity"]),
+                      team_a=team_a, team_b=team_b, stage=stage, hour=hour, day=day, start=start,
+                      hosts=tuple(state["hosts"]))
+        played = [Played(**p) for p in state["played"]]
+        named = match_features(match, played, known)
+        return np.asarray([feature_vector(named)], dtype=np.float32), named, {"day": day, "state": state}
 
     def predict(self, *, team_a: str, team_b: str, stadium: str, hour: float, stage: str,
                 day: date | None) -> dict[str, Any]:
@@ -66,22 +123,27 @@ class ForecastModel:
             warnings.append(note)
         entry = self.stadiums[stadium_name]
         stage_name = stage
-        name_a, stats_a = self.resolve_team(team_a, warnings)
-        name_b, stats_b = self.resolve_team(team_b, warnings)
+        name_a = self.resolve_team(team_a, warnings)
+        name_b = self.resolve_team(team_b, warnings)
         if normalize(name_a) == normalize(name_b):
             raise UnknownInput("team_b", "must differ from team_a")
-        year = day.year if day else self.default_year
-        hosts = set(entry["hosts"])
-        row = feature_row(capacity=entry["capacity"], stage=stage_name, hour=hour,
-                          host_match=name_a in hosts or name_b in hosts,
-                          afcon=str(entry["last_tournament"]).startswith("AFCON"),
-                          team_a=stats_a, team_b=stats_b, year=year)
-        fill = float(self.onnx.run(feature_matrix([row])).ravel()[0])
+        tournament = entry["last_tournament"]
+        x, named, info = self.features(tournament=tournament, stadium=stadium_name, team_a=name_a, team_b=name_b,
+                                       stage=stage_name, hour=hour, day=day)
+        competition = info["state"]["competition"]
+        served = self.served[competition]
+        if served["kind"] == "onnx":
+            raw = float(self.onnx[competition].run(x).ravel()[0])
+            fill = served_fill(raw, named[served["blend_column"]], stage_name, served["blend"], served["uplift"])
+        else:
+            fill = named[served["column"]]
+        fill = min(max(fill, 0.0), 1.0)
+        bucket = "venue_seen" if named["venue_matches"] > 0 else "venue_new"
         capacity = float(entry["capacity"])
-        point, lower, upper = interval(fill, self.half_width, capacity)
-        if entry["capacity_source"].startswith("proxy"):
-            warnings.append(f"{stadium_name}: capacity is a proxy (largest crowd recorded there, "
-                            f"{int(capacity):,})")
+        point, lower, upper = interval(fill, float(served["half_width_fill"][bucket]), capacity)
+        if competition == "world_cup":
+            warnings.append(f"{stadium_name} was last used at the {tournament}: predicted as a further match of "
+                            "that tournament, from its results")
         return {
             "predicted_attendance": int(round(point)),
             "confidence_interval": [int(round(lower)), int(round(upper))],
@@ -92,7 +154,10 @@ class ForecastModel:
             "stadium": stadium_name,
             "stage": stage_name,
             "kickoff_hour": round(hour, 3),
-            "model": self.model_name,
+            "model": served["model"],
+            "competition": competition,
+            "tournament": tournament,
+            "match_day": info["day"].isoformat(),
         }
 
 

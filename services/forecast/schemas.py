@@ -12,7 +12,6 @@ from services.common.fields import Text, date_field
 
 from .features import accepted_stages, canonical_stage, kickoff_hour
 
-
 def _stage(value: str) -> str:
     stage = canonical_stage(value)
     if stage is None:
@@ -65,7 +64,12 @@ class PredictResponse(BaseModel):
     stadium: str = Field(description="the stadium the request resolved to")
     stage: str = Field(description="the stage the request resolved to")
     kickoff_hour: float
-    model: str
+    model: str = Field(description="the model served for the stadium's competition (a baseline where no "
+                                   "candidate beat it on validation)")
+    competition: str = Field(description="afcon or world_cup: each has its own model and interval")
+    tournament: str = Field(description="the tournament the match is forecast as a further match of")
+    match_day: str = Field(description="the match day used (the request's date, else the day after the last "
+                                       "matchday in the data)")
 
 
 class Stadium(BaseModel):

@@ -1,282 +1,313 @@
-"""Train, evaluate and publish the attendance forecast.
+"""Train, evaluate and publish the attendance forecast through the kernel's training flow.
 
-    python -m services.forecast.train [--seed 42] [--limit N | --small] [--no-publish] [--output DIR]
+    python -m services.forecast.train [--seed 42] [--small | --limit N] [--no-publish] [--output DIR]
 
-Target: the fill rate (attendance / capacity), so a prediction scales with the stadium.
-Models: RandomForest (the seed's, bounded) and gradient boosting, both scikit-learn, served as ONNX.
-Baseline: capacity x the mean fill rate of that stage in the fitting data.
-Intervals: split-conformal with rolling-origin calibration. Each of the latest tournaments of the
-fitting data is predicted by a model fitted on the tournaments before it only; the absolute
-fill-rate errors of those forecasts give the half-width at INTERVAL_LEVEL (finite-sample quantile).
-The model served is the one with the lower error on those calibration forecasts (never the hold-out).
+Target: the fill rate (attendance / capacity, from capacities fixed in data/, never from crowds),
+so a prediction scales with the stadium and stays in [0, capacity].
+Evaluation matches the use, a forecast made during a tournament: rolling origins inside
+tournaments, one per matchday (predict matchday k from everything before it, the features of
+every match computed from earlier days only: features.match_features). One plan per competition,
+each chosen on its own validation matchdays and reported on later test matchdays that took no
+part in fitting or choosing:
 
-Hold-outs, never used for fitting, calibration or model choice:
-- latest_tournaments: fit on World Cups 1930-2010; predict World Cup 2014 and AFCON 2025 (summary);
-- afcon_last_matchday: fit on everything before 2025-12-29; predict AFCON's third group matchday
-  (what an operator does during a tournament).
-Hold-out matches see team statistics frozen at the end of their fitting data, as serving does.
+- afcon (the headline): validation = AFCON 2025 matchdays 2 .. before the last AFCON_TEST_DAYS,
+  test = the last AFCON_TEST_DAYS matchdays (the third group round);
+- world_cup: validation = the WORLD_CUP_VALIDATION World Cups before the last one, test = the last.
+
+Candidates: ridge, ridge blended half-and-half with the venue baseline, gradient boosting and a
+random forest (scikit-learn, served as ONNX). Baselines (the three a practitioner would try):
+capacity x the stage's mean fill; x the venue's fill so far; x the higher of the two teams' fill
+so far. The served model of each competition is its choice (a baseline when no candidate beats it).
+Intervals: split-conformal on |fill error|, per competition, from origins earlier than the one
+being predicted; served with the residuals of every origin of that competition.
 """
 from __future__ import annotations
 
-import json
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
+from services.common import backtest as flow
 from services.common import evaluation as ev
-from services.common.legacy_baselines import MeanByKey
+from services.common.export import check_parity, onnx_bytes, write_json
 from services.common.manifest import fingerprint_files
+from services.common.modeling import conformal_quantile
+from services.common.splits import TEST, RollingOrigin
 from services.common.training import build_dir, finish, progress_disabled, seed_everything, training_arguments
 
 from . import dataset
-from .features import FEATURE_NAMES, FEATURES, STAGE_ORDER, TIME_WORDS, feature_matrix, feature_row
+from .features import FEATURE_NAMES, FEATURES, STAGE_ORDER, TIME_WORDS, served_fill
 
 SERVICE = "forecast"
 INTERVAL_LEVEL = 0.90
-CALIBRATION_GROUPS = 6
-MODELS = ("random_forest", "gradient_boosting")
-BASELINE = "stage_mean_fill_x_capacity"
-AFCON_CUTOFF = pd.Timestamp("2025-12-29")
+AFCON_TEST_DAYS = 3
+WORLD_CUP_VALIDATION = 2
 SMALL_LIMIT = 150
+HEADLINE = "afcon"
+BASELINE_COLUMNS = {"stage_mean_fill": "stage_fill", "venue_fill_so_far": "venue_fill_so_far",
+                    "team_fill_so_far": "team_fill_so_far"}
+BLEND_COLUMN = "venue_fill_so_far"
 
 
-def make_model(name: str, seed: int):
-    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
-
-    if name == "random_forest":
-        # Bounded on purpose (depth, leaf size): a small ONNX file and no memorised matches.
-        return RandomForestRegressor(n_estimators=150, max_depth=8, min_samples_leaf=5, max_features=0.6,
-                                     random_state=seed, n_jobs=1)
-    if name == "gradient_boosting":
-        return GradientBoostingRegressor(n_estimators=250, max_depth=3, learning_rate=0.05, subsample=0.8,
-                                         min_samples_leaf=5, random_state=seed)
-    raise ValueError(name)
+UPLIFT_PSEUDO = 1.0     # pseudo-weight of "no uplift" in the stage headroom estimate
 
 
-def is_afcon(tournaments) -> np.ndarray:
-    return np.asarray([str(t).startswith("AFCON") for t in tournaments])
-
-
-@dataclass
-class Design:
-    x_fit: np.ndarray
-    y_fit: np.ndarray
-    x_eval: np.ndarray
-    history: dataset.TeamHistory
-
-
-def design(frame: pd.DataFrame, fit_mask: np.ndarray) -> Design:
-    """Feature rows: fitting matches see earlier matches only; the others see the fitting data frozen."""
-    fit = frame[fit_mask]
-    rest = frame[~fit_mask]
-    prior_fill, prior_points = dataset.priors(fit)
-    before, history = dataset.build_history(fit, prior_fill, prior_points)
-
-    def row(r, a, b):
-        return feature_row(capacity=r.capacity, stage=r.stage, hour=r.hour, host_match=r.host_match,
-                           afcon=str(r.tournament).startswith("AFCON"), team_a=a, team_b=b, year=r.year)
-
-    x_fit = feature_matrix([row(r, a, b) for r, (a, b) in zip(fit.itertuples(), before)])
-    x_eval = feature_matrix([row(r, history.stats(r.team_a), history.stats(r.team_b)) for r in rest.itertuples()])
-    return Design(x_fit, fit["fill"].to_numpy(), x_eval, history)
-
-
-def fit_predict(frame: pd.DataFrame, fit_mask: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """Fill-rate predictions of each model and of the baseline for the matches outside fit_mask."""
-    d = design(frame, fit_mask)
+def stage_uplift(frame: pd.DataFrame) -> dict[str, float]:
+    """Per knockout stage, the share of the seats left empty by the venue's fill so far that such a
+    match fills: least squares of (fill - venue) on (1 - venue) over the fitting rows of that stage,
+    shrunk towards 0 and kept in [0, 1]. The venue column is computed from earlier days only, so these
+    are out-of-sample errors; stages without rows get 0."""
     out = {}
-    for name in MODELS:
-        out[name] = make_model(name, seed).fit(d.x_fit, d.y_fit).predict(d.x_eval)
-    baseline = MeanByKey().fit(frame.loc[fit_mask, "stage"], d.y_fit)
-    out[BASELINE] = baseline.predict(frame.loc[~fit_mask, "stage"])
-    return out
-
-
-def conformal_half_width(abs_errors: np.ndarray, level: float) -> float:
-    """The ceil((n+1) level)-th smallest error: split-conformal's finite-sample quantile."""
-    errors = np.sort(np.asarray(abs_errors, dtype=float))
-    n = errors.size
-    k = math.ceil((n + 1) * level)
-    return float(errors[min(k, n) - 1]) if n else 1.0
-
-
-def calibrate(frame: pd.DataFrame, seed: int, quiet: bool, label: str) -> dict[str, np.ndarray]:
-    """Rolling-origin forecasts of the last CALIBRATION_GROUPS tournaments of `frame`:
-    absolute fill-rate errors and attendance errors per model."""
-    groups = list(dict.fromkeys(frame["group"]))
-    targets = groups[-CALIBRATION_GROUPS:] if len(groups) > CALIBRATION_GROUPS else groups[1:]
-    errors: dict[str, list] = {name: [] for name in (*MODELS, BASELINE)}
-    att_errors: dict[str, list] = {name: [] for name in (*MODELS, BASELINE)}
-    for group in tqdm(targets, desc=f"forecast: calibration ({label})", disable=quiet, file=sys.stderr):
-        position = groups.index(group)
-        sub = frame[frame["group"].isin(groups[:position + 1])]
-        fit_mask = (sub["group"] != group).to_numpy()
-        preds = fit_predict(sub, fit_mask, seed)
-        actual = sub.loc[~fit_mask, "fill"].to_numpy()
-        capacity = sub.loc[~fit_mask, "capacity"].to_numpy()
-        for name, pred in preds.items():
-            errors[name].append(np.abs(actual - np.clip(pred, 0, 1)))
-            att_errors[name].append(np.abs(actual - np.clip(pred, 0, 1)) * capacity)
-    return {"fill": {k: np.concatenate(v) for k, v in errors.items()},
-            "attendance": {k: np.concatenate(v) for k, v in att_errors.items()},
-            "groups": targets}
-
-
-def scores(actual_att, capacity, fill_pred, half_width: float | None) -> dict[str, float]:
-    fill_pred = np.clip(fill_pred, 0.0, 1.0)
-    pred = fill_pred * capacity
-    out = {"mae": ev.mae(actual_att, pred), "mape": ev.mape(actual_att, pred),
-           "fill_mae": ev.mae(actual_att / capacity, fill_pred), "n": int(len(actual_att))}
-    if half_width is not None:
-        lower = np.clip(fill_pred - half_width, 0, 1) * capacity
-        upper = np.clip(fill_pred + half_width, 0, 1) * capacity
-        out.update(interval_level=INTERVAL_LEVEL, coverage=ev.coverage(actual_att, lower, upper),
-                   half_width_fill=half_width, mean_interval_width=float(np.mean(upper - lower)))
-    return out
-
-
-def evaluate_split(frame: pd.DataFrame, fit_mask: np.ndarray, seed: int, quiet: bool, label: str,
-                   parts: dict[str, np.ndarray] | None = None) -> tuple[dict, dict]:
-    fit = frame[fit_mask]
-    calib = calibrate(fit, seed, quiet, label)
-    half = {name: conformal_half_width(calib["fill"][name], INTERVAL_LEVEL) for name in (*MODELS, BASELINE)}
-    chosen = min(MODELS, key=lambda name: float(np.mean(calib["attendance"][name])))
-    preds = fit_predict(frame, fit_mask, seed)
-    test = frame[~fit_mask]
-    actual, capacity = test["attendance"].to_numpy(), test["capacity"].to_numpy()
-    groups = {label: {name: scores(actual, capacity, preds[name], half[name]) for name in preds}}
-    for part, mask in (parts or {}).items():
-        m = mask[~fit_mask]
-        if not m.any():  # a small slice may lack a part
+    for stage in STAGE_ORDER:
+        if stage == "Group Stage":
             continue
-        groups[f"{label}:{part}"] = {name: scores(actual[m], capacity[m], preds[name][m], half[name])
-                                     for name in preds}
-    info = {"chosen": chosen, "calibration_groups": calib["groups"],
-            "calibration_mae": {name: float(np.mean(v)) for name, v in calib["attendance"].items()}}
-    return groups, info
+        rows = frame[frame["stage"] == stage]
+        empty = 1.0 - rows[BLEND_COLUMN].clip(0.0, 1.0).to_numpy(float)
+        gain = rows["y"].clip(0.0, 1.0).to_numpy(float) - (1.0 - empty)
+        out[stage] = float(np.clip(np.sum(gain * empty) / (np.sum(empty ** 2) + UPLIFT_PSEUDO), 0.0, 1.0))
+    return out
 
 
-def add_groups(frame: pd.DataFrame, afcon_split: bool = True) -> pd.DataFrame:
-    """Tournament groups for rolling-origin calibration; AFCON is split at its matchdays."""
-    frame = frame.copy()
-    group = frame["tournament"].astype(str)
-    afcon = is_afcon(group)
-    if afcon_split:
-        matchday = np.where(frame["kickoff"] < pd.Timestamp("2025-12-26"), 1,
-                            np.where(frame["kickoff"] < AFCON_CUTOFF, 2, 3))
-        group = np.where(afcon, [f"AFCON 2025 matchday {m}" for m in matchday], group)
-    frame["group"] = group
-    return frame
+class FillRegressor:
+    """A scikit-learn regressor of the fill rate on FEATURE_NAMES, served through
+    features.served_fill: optionally blended with the venue baseline (`blend` = the regressor's
+    weight) and moved by the knockout stage's headroom (`staged`)."""
+
+    def __init__(self, name: str, make, blend: float = 1.0, staged: bool = False, seed: int = 0):
+        self.name, self.make, self.blend, self.staged, self.seed = name, make, blend, staged, seed
+
+    def fit(self, frame: pd.DataFrame) -> "FillRegressor":
+        self.estimator_ = self.make(self.seed)
+        x = frame[FEATURE_NAMES].to_numpy(np.float32)
+        self.estimator_.fit(x, frame["y"].clip(0.0, 1.0).to_numpy(float))
+        self.uplift_ = stage_uplift(frame) if self.staged else {}
+        return self
+
+    def raw(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.estimator_.predict(frame[FEATURE_NAMES].to_numpy(np.float32)), dtype=float).ravel()
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.array([served_fill(r, v, s, self.blend, self.uplift_) for r, v, s in
+                         zip(self.raw(frame), frame[BLEND_COLUMN].to_numpy(float), frame["stage"])])
 
 
-def evaluate(frame: pd.DataFrame, seed: int, quiet: bool) -> tuple[dict, str]:
-    frame = add_groups(frame)
-    afcon = is_afcon(frame["tournament"])
-    latest_fit = ((frame["year"] < 2014) & ~afcon).to_numpy()
-    latest, latest_info = evaluate_split(
-        frame, latest_fit, seed, quiet, "latest_tournaments",
-        parts={"world_cup_2014": (frame["year"] == 2014).to_numpy(), "afcon_2025": afcon})
-    metrics: dict = {
-        "holdout": {
-            "latest_tournaments": {
-                "fit": "World Cups 1930-2010", "test": "World Cup 2014 + AFCON 2025 group stage",
-                "test_matches": int((~latest_fit).sum()), "fit_matches": int(latest_fit.sum())},
-            "mape_unit": "percent", "mae_unit": "spectators", "interval_level": INTERVAL_LEVEL,
-            "interval_method": "split-conformal, |fill error| of rolling-origin forecasts of the last "
-                               f"{CALIBRATION_GROUPS} tournaments of the fitting data",
-            "team_statistics": "hold-out matches see team statistics frozen at the end of the fitting data",
-            "capacity_note": "World Cup capacity is a proxy (max attendance recorded at the stadium, all years)",
-        },
-        **latest,
-    }
-    selection = {"latest_tournaments": latest_info}
-    day_fit = (frame["kickoff"] < AFCON_CUTOFF).to_numpy()
-    if (~day_fit).sum() >= 2 and (afcon & day_fit).sum() >= 2:
-        day, day_info = evaluate_split(frame, day_fit, seed, quiet, "afcon_last_matchday")
-        metrics.update(day)
-        metrics["holdout"]["afcon_last_matchday"] = {
-            "fit": "everything before 2025-12-29 (World Cups + AFCON matchdays 1-2)",
-            "test": "AFCON 2025 group matchday 3 (2025-12-29..31)", "test_matches": int((~day_fit).sum())}
-        selection["afcon_last_matchday"] = day_info
-    chosen = latest_info["chosen"]
-    main = metrics["latest_tournaments"]
-    metrics["selection"] = selection
-    metrics["summary"] = ev.summary(
-        model=chosen, baseline=BASELINE, metric="MAE", model_score=main[chosen]["mae"],
-        baseline_score=main[BASELINE]["mae"],
-        note=f"World Cup 2014 + AFCON 2025; {INTERVAL_LEVEL:.0%} interval covered "
-             f"{main[chosen]['coverage']:.0%} of {main[chosen]['n']} matches")
-    return metrics, chosen
+class ColumnBaseline:
+    """capacity x a fill the features already hold (computed from earlier days only)."""
+
+    def __init__(self, name: str, column: str):
+        self.name, self.column = name, column
+
+    def fit(self, frame: pd.DataFrame) -> "ColumnBaseline":
+        if self.column not in frame or len(frame) < 1:
+            raise ValueError(f"{self.name}: needs the {self.column!r} column and at least one row")
+        return self
+
+    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+        return np.clip(frame[self.column].to_numpy(float), 0.0, 1.0)
 
 
-def to_onnx(model, n_features: int) -> bytes:
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType
+def candidates(seed: int) -> list[FillRegressor]:
+    from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    onx = convert_sklearn(model, initial_types=[("features", FloatTensorType([None, n_features]))],
-                          target_opset={"": 17, "ai.onnx.ml": 3})
-    # The converter names the graph with a random id; a fixed name makes the same seed give the same bytes.
-    onx.graph.name = f"forecast_{type(model).__name__}"
-    return onx.SerializeToString()
+    def ridge(_seed):
+        return make_pipeline(StandardScaler(), Ridge(alpha=10.0))
 
+    def boosting(s):
+        return GradientBoostingRegressor(n_estimators=200, max_depth=3, learning_rate=0.05, subsample=0.8,
+                                         min_samples_leaf=5, random_state=s)
 
-def onnx_predict(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
-    import onnxruntime as ort
+    def forest(s):
+        # Bounded (depth, leaf size): a small ONNX file and no memorised matches.
+        return RandomForestRegressor(n_estimators=120, max_depth=8, min_samples_leaf=5, max_features=0.6,
+                                     random_state=s, n_jobs=1)
 
-    session = ort.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: x.astype(np.float32)})[0].ravel()
-
-
-def onnx_parity(model, model_bytes: bytes, x: np.ndarray) -> float:
-    """Largest |ONNX - scikit-learn| fill-rate difference on the given rows; refuses > 1e-4."""
-    gap = float(np.max(np.abs(onnx_predict(model_bytes, x) - model.predict(x))))
-    if gap > 1e-4:
-        raise RuntimeError(f"ONNX model disagrees with scikit-learn by {gap:.2g} in fill rate")
-    return gap
+    return [FillRegressor("ridge", ridge, seed=seed),
+            FillRegressor("ridge_venue_blend", ridge, blend=0.5, staged=True, seed=seed),
+            FillRegressor("gradient_boosting", boosting, seed=seed),
+            FillRegressor("random_forest", forest, seed=seed)]
 
 
-def fit_final(frame: pd.DataFrame, out: Path, seed: int, quiet: bool, chosen_hint: str | None) -> dict:
-    """Refit on every match, calibrate the interval the same way, write model.onnx + tables.json."""
-    frame = add_groups(frame)
-    calib = calibrate(frame, seed, quiet, "final")
-    chosen = min(MODELS, key=lambda name: float(np.mean(calib["attendance"][name])))
-    half_width = conformal_half_width(calib["fill"][chosen], INTERVAL_LEVEL)
-    fit_mask = np.ones(len(frame), dtype=bool)
-    d = design(frame, fit_mask)
-    model = make_model(chosen, seed).fit(d.x_fit, d.y_fit)
-    model_bytes = to_onnx(model, d.x_fit.shape[1])
-    gap = onnx_parity(model, model_bytes, d.x_fit)
-    (out / "model.onnx").write_bytes(model_bytes)
+def baselines() -> list[ColumnBaseline]:
+    return [ColumnBaseline(name, column) for name, column in BASELINE_COLUMNS.items()]
 
-    history = d.history
-    teams = sorted(history.totals)
-    stadiums = dataset.stadium_table(frame)
-    stadium_aliases, city_stadiums = dataset.stadium_aliases(stadiums)
-    tables = {
-        "model": chosen,
-        "feature_names": FEATURE_NAMES,
-        "interval_level": INTERVAL_LEVEL,
-        "half_width_fill": half_width,
-        "default_year": int(frame["year"].max()),
-        "time_words": TIME_WORDS,
-        "stages": STAGE_ORDER,
-        "neutral_team": history.neutral()._asdict(),
-        "teams": {team: history.stats(team)._asdict() for team in teams},
-        "team_aliases": dataset.team_aliases(teams),
-        "stadiums": stadiums,
-        "stadium_aliases": stadium_aliases,
-        "city_stadiums": city_stadiums,
-    }
-    (out / "tables.json").write_text(json.dumps(tables, indent=1, sort_keys=False))
-    return {"model": chosen, "half_width_fill": half_width, "onnx_max_abs_diff_fill": gap,
-            "calibration_groups": calib["groups"],
-            "calibration_mae": {name: float(np.mean(v)) for name, v in calib["attendance"].items()},
-            "fit_matches": int(len(frame)), "evaluation_choice": chosen_hint}
+
+# -- metrics: the target is the fill rate, errors are reported in spectators ----------------------
+def mae_spectators(actual, predicted, weights) -> float:
+    """Mean absolute attendance error: |fill error| x capacity (weights = the capacity column)."""
+    a, p = np.asarray(actual, float), np.asarray(predicted, float)
+    return float(np.mean(np.asarray(weights, float) * np.abs(a - p)))
+
+
+def mape(actual, predicted) -> float:
+    return ev.mape(actual, predicted)
+
+
+METRICS = {"mae": mae_spectators, "fill_mae": ev.mae, "mape": mape}
+
+
+# -- plans -----------------------------------------------------------------------------------------
+def _origins(frame: pd.DataFrame, predicted_days) -> list:
+    """The origin of a predicted matchday: the frame's previous distinct day."""
+    grid = list(np.sort(frame["day"].unique()))
+    return [grid[grid.index(d) - 1] for d in predicted_days]
+
+
+def plans(frame: pd.DataFrame) -> dict[str, tuple[RollingOrigin, str]]:
+    out = {}
+    afcon_days = sorted(frame.loc[frame["competition"] == "afcon", "day"].unique())
+    if len(afcon_days) > AFCON_TEST_DAYS + 1:
+        val, test = afcon_days[1:-AFCON_TEST_DAYS], afcon_days[-AFCON_TEST_DAYS:]
+        out["afcon"] = (RollingOrigin.at("day", 1, validation=_origins(frame, val), test=_origins(frame, test)),
+                        f"AFCON 2025 matchdays {pd.Timestamp(val[0]).date()}..{pd.Timestamp(val[-1]).date()} "
+                        f"(validation), {pd.Timestamp(test[0]).date()}..{pd.Timestamp(test[-1]).date()} (test)")
+    cups = list(dict.fromkeys(frame.loc[frame["competition"] == "world_cup"].sort_values("day")["tournament"]))
+    if len(cups) > WORLD_CUP_VALIDATION:
+        def days(names):
+            return sorted(frame.loc[frame["tournament"].isin(names), "day"].unique())
+        val_cups, test_cup = cups[-WORLD_CUP_VALIDATION - 1:-1], cups[-1]
+        out["world_cup"] = (RollingOrigin.at("day", 1, validation=_origins(frame, days(val_cups)),
+                                             test=_origins(frame, days([test_cup]))),
+                            f"every matchday of {', '.join(val_cups)} (validation), {test_cup} (test)")
+    if HEADLINE not in out:
+        raise ValueError("the data hold too few AFCON matchdays for the AFCON plan")
+    return out
+
+
+# -- intervals -------------------------------------------------------------------------------------
+def venue_seen(frame: pd.DataFrame) -> np.ndarray:
+    """The interval's bucket: has the venue been used earlier in this tournament? A first match at
+    a venue is predicted from much less, and misses by much more, than a later one."""
+    return frame["venue_matches"].to_numpy(float) > 0
+
+
+def rolling_half_widths(table: pd.DataFrame, level: float) -> pd.Series:
+    """Per row: the conformal half-width from the same model's |fill error| at earlier origins,
+    among rows of the same bucket (venue_seen) when it holds enough of them, else all earlier rows
+    (NaN while there are too few of those too)."""
+    need = math.ceil(level / (1 - level))
+    out = pd.Series(np.nan, index=table.index)
+    for _, rows in table.groupby("model", sort=False):
+        errors = (rows["actual"].clip(upper=1.0) - rows["prediction"]).abs()
+        seen = venue_seen(rows)
+        for origin, today in rows.groupby("origin", sort=True):
+            earlier = (rows["origin"] < origin).to_numpy()
+            for bucket in (True, False):
+                at = today.index[seen[rows.index.get_indexer(today.index)] == bucket]
+                pool = errors[earlier & (seen == bucket)].to_numpy()
+                if len(pool) < need:
+                    pool = errors[earlier].to_numpy()
+                if len(at) and len(pool) >= need:
+                    out[at] = conformal_quantile(pool, level)
+    return out
+
+
+def interval_scores(table: pd.DataFrame, level: float) -> dict[str, dict[str, float]]:
+    """Coverage of the rolling intervals on the test rows, per model, with the mean width."""
+    table = table.assign(half=rolling_half_widths(table, level))
+    test = table[(table["role"] == TEST)]
+    out = {}
+    for name, rows in test.groupby("model", sort=False):
+        rows = rows.dropna(subset=["half"])
+        if rows.empty:
+            continue
+        lower = np.clip(rows["prediction"] - rows["half"], 0, 1) * rows["capacity"]
+        upper = np.clip(rows["prediction"] + rows["half"], 0, 1) * rows["capacity"]
+        attendance = rows["actual"] * rows["capacity"]
+        out[name] = {"coverage": ev.coverage(attendance, lower, upper), "mean_width": float(np.mean(upper - lower)),
+                     "n": int(len(rows))}
+    return out
+
+
+def serving_half_widths(table: pd.DataFrame, model: str, level: float) -> dict[str, float]:
+    """Half-widths for serving from every origin of the competition, per bucket."""
+    rows = table[table["model"] == model]
+    errors = (rows["actual"].clip(upper=1.0) - rows["prediction"]).abs().to_numpy()
+    seen = venue_seen(rows)
+    need = math.ceil(level / (1 - level))
+    overall = conformal_quantile(errors, level)
+    return {bucket: conformal_quantile(errors[mask], level) if mask.sum() >= need else overall
+            for bucket, mask in (("venue_seen", seen), ("venue_new", ~seen))}
+
+
+# -- the flow --------------------------------------------------------------------------------------
+def evaluate(frame: pd.DataFrame, seed: int, quiet: bool) -> dict[str, dict]:
+    """One kernel run per competition: backtest, choose on validation, test, refit the chosen one."""
+    results = {}
+    for competition, (plan, described) in plans(frame).items():
+        outcome = flow.run(frame, plan, candidates=candidates(seed), baselines=baselines(), metrics=METRICS,
+                           metric="mae", target="y", keys=("competition",), carry=("capacity", "venue_matches", "stage"),
+                           weights="capacity", quiet=quiet, label=f"forecast {competition}",
+                           note=f"{competition}: test matchdays, chosen on earlier validation matchdays; "
+                                "baseline = the best of the three on the same rows")
+        table = outcome.table
+        mine = table[table["competition"] == competition]
+        if len(mine) != len(table):
+            raise RuntimeError(f"the {competition} plan predicted rows of another competition")
+        intervals = interval_scores(table, INTERVAL_LEVEL)
+        test = table[table["role"] == TEST]
+        knockout = test[test["stage"] != "Group Stage"]
+        by_stage = (flow.score(knockout, METRICS, by=("model",), weights="capacity",
+                               models=[m.name for m in (*candidates(seed), *baselines())])
+                    if len(knockout) else {})
+        results[competition] = {"outcome": outcome, "plan": described, "intervals": intervals,
+                                "test_knockout": by_stage,
+                                "half_width": serving_half_widths(table, outcome.choice.chosen, INTERVAL_LEVEL)}
+    return results
+
+
+def export(results: dict, frame: pd.DataFrame, out: Path) -> dict:
+    """Per competition: the chosen model as ONNX (candidates) or a column name (baselines)."""
+    served = {}
+    x = frame[FEATURE_NAMES].to_numpy(np.float32)
+    for competition, r in results.items():
+        model = r["outcome"].model
+        entry = {"model": model.name, "half_width_fill": r["half_width"], "interval_level": INTERVAL_LEVEL,
+                 "interval_bucket": "venue_seen: the venue was used earlier in the tournament"}
+        if isinstance(model, FillRegressor):
+            name = f"forecast_{competition}_{model.name}"
+            data = onnx_bytes(model.estimator_, len(FEATURE_NAMES), name)
+            entry["parity_max_gap"] = check_parity(data, x, model.raw(frame), label=name)
+            (out / f"{competition}.onnx").write_bytes(data)
+            entry.update(kind="onnx", file=f"{competition}.onnx", blend=model.blend, blend_column=BLEND_COLUMN,
+                         uplift=model.uplift_)
+        else:
+            entry.update(kind="baseline", column=model.column)
+        served[competition] = entry
+    return served
+
+
+def metrics_of(results: dict) -> dict:
+    segments = {}
+    for competition, r in results.items():
+        outcome = r["outcome"]
+        chosen = outcome.choice.chosen
+        cov = r["intervals"].get(chosen, {})
+        m = outcome.metrics(intervals=r["intervals"], plan_description=r["plan"],
+                            **({"test_knockout": r["test_knockout"]} if r["test_knockout"] else {}))
+        strongest = m["summary"]["baseline"]
+        ratio = outcome.test[chosen]["mae"] / outcome.test[strongest]["mae"]
+        m["verdict"] = {
+            "competition": competition, "chosen": chosen, "strongest_baseline_on_test": strongest,
+            "mae": outcome.test[chosen]["mae"], "baseline_mae": outcome.test[strongest]["mae"],
+            "ratio_to_strongest_baseline": ratio, "target_ratio": 0.9 if competition == "afcon" else None,
+            "meets_target": bool(ratio <= 0.9) if competition == "afcon" else None,
+            "beats": {b: bool(outcome.test[chosen]["mae"] < outcome.test[b]["mae"])
+                      for b in BASELINE_COLUMNS if b != chosen},
+            "coverage": cov.get("coverage"), "interval_level": INTERVAL_LEVEL,
+            "statement": m["summary"]["statement"] + (f"; {INTERVAL_LEVEL:.0%} interval covered "
+                                                      f"{cov['coverage']:.0%} of {cov['n']} test matches"
+                                                      if cov else ""),
+        }
+        segments[competition] = m
+    head = segments[HEADLINE]
+    return {"holdout": head["holdout"], "segments": segments, "summary": head["summary"],
+            "verdicts": {c: s["verdict"] for c, s in segments.items()}}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -284,32 +315,45 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--limit", type=int, default=None,
                         help="keep only the first N matches of each source file (quick runs, tests)")
     args = parser.parse_args(argv)
-    if getattr(args, "small", False) and args.limit is None:  # the kernel's --small: a quick slice
+    if args.small and args.limit is None:
         args.limit = SMALL_LIMIT
     seed_everything(args.seed)
     quiet = progress_disabled(args.quiet)
-    frame = dataset.load_matches(dataset.DATA_DIR, args.limit)
+    raw = dataset.load_matches(dataset.DATA_DIR, args.limit)
+    frame, state = dataset.walk(raw)
+    frame["y"] = frame["fill"]
     print(f"forecast: {len(frame)} matches, {frame['tournament'].nunique()} tournaments, "
           f"{frame['stadium'].nunique()} stadiums", file=sys.stderr)
-    metrics, chosen = evaluate(frame, args.seed, quiet)
+    results = evaluate(frame, args.seed, quiet)
     out = build_dir(args.output)
-    final = fit_final(frame, out, args.seed, quiet, chosen)
+    served = export(results, frame, out)
+    stadiums = dataset.stadium_table(raw)
+    aliases, cities = dataset.stadium_aliases(stadiums)
+    teams = sorted(set(raw["team_a"]) | set(raw["team_b"]))
+    team_summary = dataset.team_summary(raw)
+    write_json(out / "tables.json", {
+        "feature_names": FEATURE_NAMES, "served": served, "interval_level": INTERVAL_LEVEL,
+        "time_words": TIME_WORDS, "stages": STAGE_ORDER, "state": state, "stadiums": stadiums,
+        "stadium_aliases": aliases, "city_stadiums": cities, "teams": teams, "team_summary": team_summary,
+        "team_aliases": dataset.team_aliases(teams)})
+    metrics = metrics_of(results)
     files = [dataset.DATA_DIR / name for name in dataset.DATA_FILES]
-    manifest = finish(SERVICE, out, metrics=metrics,
-                      features=[{"name": n, "type": t} for n, t in FEATURES],
+    manifest = finish(SERVICE, out, metrics=metrics, features=[{"name": n, "type": t} for n, t in FEATURES],
                       data_fingerprint=fingerprint_files(*files),
                       libraries=["scikit-learn", "onnxruntime", "skl2onnx", "numpy", "pandas"],
                       store_uri=args.store_uri, publish=not args.no_publish,
                       extra={"training": {"seed": args.seed, "limit": args.limit, "target": "fill rate",
-                                          "feature_names": FEATURE_NAMES, **final}})
-    for group in ("latest_tournaments", "latest_tournaments:world_cup_2014", "latest_tournaments:afcon_2025",
-                  "afcon_last_matchday"):
-        for name, s in metrics.get(group, {}).items():
-            cov = f" coverage {s['coverage']:.2f}" if "coverage" in s else ""
-            print(f"  {group:<36} {name:<28} MAE {s['mae']:>8,.0f}  MAPE {s['mape']:6.1f}%{cov}", file=sys.stderr)
-    print(metrics["summary"]["statement"], file=sys.stderr)
-    print(f"serving {final['model']} (interval half-width {final['half_width_fill']:.3f} of capacity)",
-          file=sys.stderr)
+                                          "served": served}})
+    for competition, seg in metrics["segments"].items():
+        for name, s in seg["test"].items():
+            iv = seg["intervals"].get(name)
+            print(f"  {competition:<10} test {name:<22} MAE {s['mae']:>8,.0f}  MAPE {s['mape']:6.1f}%"
+                  + (f"  coverage {iv['coverage']:.2f} width {iv['mean_width']:,.0f}" if iv else ""),
+                  file=sys.stderr)
+        for name, s in seg.get("test_knockout", {}).items():
+            print(f"  {competition:<10} knockout {name:<22} MAE {s['mae']:>8,.0f} (n {s['n']})", file=sys.stderr)
+        print(f"  {competition}: {seg['choice']['reason']}", file=sys.stderr)
+        print(f"  {competition}: {seg['verdict']['statement']}", file=sys.stderr)
     return manifest
 
 
