@@ -57,6 +57,17 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
 
 
 def tables(metrics: dict[str, Any]) -> str:
+    """Markdown for one flow's metrics; a manifest with one flow per segment (e.g. per competition)
+    keeps them under `segments`, each rendered under its own heading, then the rest."""
+    segments = metrics.get("segments")
+    if isinstance(segments, dict) and segments and all(isinstance(s, dict) for s in segments.values()):
+        parts = [f"#### {name}\n\n" + tables(seg) for name, seg in segments.items()]
+        rest = {k: v for k, v in metrics.items() if k != "segments"}
+        return "\n".join(parts) + ("\n" + _tables(rest) if any(isinstance(v, dict) for v in rest.values()) else "")
+    return _tables(metrics)
+
+
+def _tables(metrics: dict[str, Any]) -> str:
     out = []
     labels = _labels(metrics)
     if isinstance(metrics.get("split_plan"), dict):
