@@ -38,6 +38,11 @@ class ForecastModel:
             raise ValueError(f"artifact features {tables['feature_names']} differ from the code's {FEATURE_NAMES}")
         self.served: dict[str, dict[str, Any]] = tables["served"]
         self.onnx = {c: OnnxModel(directory / e["file"]) for c, e in self.served.items() if e["kind"] == "onnx"}
+        for c, e in self.served.items():
+            if e["kind"] == "onnx" and not set(e["inputs"]) <= set(FEATURE_NAMES):
+                raise ValueError(f"{c}: the model's inputs {e['inputs']} are not all features of this code")
+        self.inputs = {c: [FEATURE_NAMES.index(n) for n in e["inputs"]] for c, e in self.served.items()
+                       if e["kind"] == "onnx"}
         self.interval_level = float(tables["interval_level"])
         self.stage_fill = tables["state"]["stage_fill"]
         self.tournaments: dict[str, dict[str, Any]] = tables["state"]["tournaments"]
@@ -133,7 +138,7 @@ class ForecastModel:
         competition = info["state"]["competition"]
         served = self.served[competition]
         if served["kind"] == "onnx":
-            raw = float(self.onnx[competition].run(x).ravel()[0])
+            raw = float(self.onnx[competition].run(x[:, self.inputs[competition]]).ravel()[0])
             fill = served_fill(raw, named[served["blend_column"]], stage_name, served["blend"], served["uplift"])
         else:
             fill = named[served["column"]]

@@ -58,3 +58,23 @@ def test_forecast_unknown_stadium_and_bad_time_shown_by_their_fields(page, gatew
     expect(page.locator("#fc-stadium")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#fc-time-error")).to_have_text("")
     screenshot(page, "forecast-error")
+
+
+def test_forecast_states_the_verdict_per_competition(page, gateway):
+    require_service(gateway, "forecast")
+    page.goto("/#forecast")
+    verdicts = page.request.get("/api/forecast/model").json()["metrics"]["verdicts"]
+    assert set(verdicts) == {"afcon", "world_cup"}
+    for competition, v in verdicts.items():
+        block = page.locator(f"#forecast-verdicts [data-competition='{competition}']")
+        expect(block.locator("[data-mae]")).to_have_text(f"{round(v['mae']):,}")
+        expect(block.locator("[data-baseline-mae]")).to_have_text(f"{round(v['baseline_mae']):,}")
+        expect(block.locator("[data-statement]")).to_have_text(v["statement"])
+        beats = v["mae"] < v["baseline_mae"]
+        expect(block).to_have_attribute("data-beats-strongest", str(beats).lower())
+        expect(block.locator("h4")).to_contain_text("beats the strongest baseline" if beats else "does NOT beat")
+        for baseline in v["baselines_mae"]:
+            expect(block).to_contain_text(baseline)
+    afcon = page.locator("#forecast-verdicts [data-competition='afcon']")
+    expect(afcon.locator("[data-target]")).to_have_text("met" if verdicts["afcon"]["meets_target"] else "NOT met")
+    screenshot(page, "forecast-verdicts")

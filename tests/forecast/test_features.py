@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from services.forecast.features import (FEATURE_NAMES, TeamStats, canonical_stage, feature_row, interval,
-                                        kickoff_hour, normalize)
+from datetime import date
+
+from services.forecast.features import (FEATURE_NAMES, Known, Match, Played, canonical_stage, feature_vector,
+                                        interval, kickoff_hour, match_features, normalize, served_fill)
 
 
 @pytest.mark.parametrize("text,stage", [
@@ -40,14 +42,59 @@ def test_normalize_folds_case_accents_punctuation():
     assert normalize("  Grand-Stade de Marrakech ") == "grand stade de marrakech"
 
 
-def test_feature_row_is_symmetric_in_the_teams():
-    a, b = TeamStats(0.9, 2.0, 10), TeamStats(0.5, 0.8, 2)
-    kwargs = dict(capacity=45000, stage="Final", hour=21.0, host_match=True, afcon=True, year=2025)
-    row = feature_row(team_a=a, team_b=b, **kwargs)
-    assert row == feature_row(team_a=b, team_b=a, **kwargs)
-    assert len(row) == len(FEATURE_NAMES)
-    named = dict(zip(FEATURE_NAMES, row))
-    assert named["draw_high"] == 0.9 and named["draw_low"] == 0.5 and named["stage_order"] == 4.0
+MATCH = Match(competition="afcon", stadium="Stade Mohammed V", capacity=45000.0, team_a="Morocco",
+              team_b="Senegal", stage="Final", hour=20.0, day=date(2026, 1, 18), start=date(2025, 12, 21),
+              hosts=("Morocco",))
+SO_FAR = [
+    Played("Prince Moulay Abdellah Stadium", "Morocco", "Comoros", 2, 0, 60180.0, 69500.0),
+    Played("Stade Mohammed V", "Mali", "Zambia", 1, 1, 10124.0, 45000.0),
+    Played("Tangier Grand Stadium", "Senegal", "Botswana", 3, 0, 18591.0, 75500.0),
+]
+
+
+def test_features_come_from_the_tournament_so_far():
+    named = match_features(MATCH, SO_FAR, Known())
+    assert list(named) == FEATURE_NAMES
+    assert named["venue_fill"] == pytest.approx(10124 / 45000) and named["venue_matches"] == 1
+    assert named["venue_fill_so_far"] == pytest.approx(10124 / 45000)
+    assert named["team_fill_high"] == pytest.approx(60180 / 69500)            # Morocco
+    assert named["team_fill_so_far"] == pytest.approx(60180 / 69500)
+    assert named["team_crowd_high"] == 1.0                                    # 60,180 > 45,000 seats
+    assert named["team_crowd_low"] == pytest.approx(18591 / 45000)            # Senegal's crowd, here
+    assert named["host_team"] == 1.0 and named["host_crowd"] == 1.0
+    assert named["points_so_far"] == 6.0 and named["stage_order"] == 4.0 and named["days_in"] == 28
+    assert named["weekend"] == 1.0 and named["afcon"] == 1.0                  # 18 Jan 2026 is a Sunday
+
+
+def test_features_are_symmetric_in_the_teams():
+    swapped = Match(**{**MATCH.__dict__, "team_a": "Senegal", "team_b": "Morocco"})
+    assert match_features(swapped, SO_FAR, Known()) == match_features(MATCH, SO_FAR, Known())
+
+
+def test_without_history_the_features_fall_back_to_what_is_known():
+    known = Known()
+    known.add_day("afcon", [("Final", 0.9), ("Group Stage", 0.3)])
+    named = match_features(MATCH, [], known)
+    assert named["stage_fill"] == pytest.approx(0.9)
+    assert named["venue_fill_so_far"] == named["team_fill_so_far"] == pytest.approx(0.9)
+    assert named["venue_matches"] == 0 and named["host_crowd"] == named["team_crowd_high"]
+    assert len(feature_vector(named)) == len(FEATURE_NAMES)
+
+
+def test_known_round_trips_through_json():
+    known = Known()
+    known.add_day("world_cup", [("Final", 1.0)])
+    known.add_tournament("world_cup", SO_FAR)
+    again = Known.from_json(known.as_json())
+    assert match_features(MATCH, SO_FAR, again) == match_features(MATCH, SO_FAR, known)
+    assert again.team_points["Morocco"] == [3.0, 1]
+
+
+def test_served_fill_blends_moves_by_the_stage_and_stays_in_range():
+    assert served_fill(0.6, 0.2, "Group Stage", 0.5, {"Final": 0.5}) == pytest.approx(0.4)
+    assert served_fill(0.6, 0.2, "Final", 0.5, {"Final": 0.5}) == pytest.approx(0.7)
+    assert served_fill(1.7, 1.0, "Final", 1.0, {"Final": 0.5}) == 1.0
+    assert served_fill(-0.3, 0.0, "Group Stage", 1.0, {}) == 0.0
 
 
 def test_interval_is_clipped_to_capacity():

@@ -1,52 +1,102 @@
-"""Training on a small slice: metrics shape, honest coverage, reproducibility, ONNX parity."""
+"""Training on a small slice through the kernel flow: per-competition tables, intervals, served == chosen."""
 from __future__ import annotations
 
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from services.common.reproducibility import assert_reproducible
 from services.forecast import dataset, train
 
-from .conftest import SMALL
+BASELINES = set(train.BASELINE_COLUMNS)
+CANDIDATES = {"ridge", "ridge_venue_blend", "gradient_boosting", "random_forest"}
 
 
-def test_manifest_has_both_models_beside_the_baseline_with_coverage(forecast_artifact):
-    manifest = json.loads((forecast_artifact / "manifest.json").read_text())
-    metrics = manifest["metrics"]
-    group = metrics["latest_tournaments"]
-    assert set(group) == {"random_forest", "gradient_boosting", train.BASELINE}
-    for name in train.MODELS:
-        scores = group[name]
-        assert scores["interval_level"] == 0.9 and 0.0 <= scores["coverage"] <= 1.0
-        assert scores["mae"] > 0 and scores["mape"] > 0 and scores["n"] > 0
-    summary = metrics["summary"]
-    assert summary["baseline"] == train.BASELINE and summary["model"] in train.MODELS
-    assert summary["beats_baseline"] == (summary["model_score"] < summary["baseline_score"])
-    assert "holdout" in metrics and manifest["training"]["onnx_max_abs_diff_fill"] <= 1e-4
-    assert {"model.onnx", "tables.json"} <= set(manifest["files"])
+@pytest.fixture(scope="module")
+def manifest(forecast_artifact) -> dict:
+    return json.loads((forecast_artifact / "manifest.json").read_text())
+
+
+def test_each_competition_has_its_tables_with_every_baseline(manifest):
+    segments = manifest["metrics"]["segments"]
+    assert set(segments) == {"afcon", "world_cup"}
+    for competition, seg in segments.items():
+        for role in ("validation", "test"):
+            assert set(seg[role]) == CANDIDATES | BASELINES, (competition, role)
+            assert all(row["mae"] >= 0 and row["n"] > 0 for row in seg[role].values())
+        assert seg["choice"]["chosen"] in CANDIDATES | BASELINES
+        assert set(seg["choice"]["validation_scores"]) == CANDIDATES | BASELINES
+        verdict = seg["verdict"]
+        assert verdict["chosen"] == seg["choice"]["chosen"]
+        assert verdict["mae"] == seg["test"][verdict["chosen"]]["mae"]
+        assert verdict["beats"] == {b: seg["test"][verdict["chosen"]]["mae"] < seg["test"][b]["mae"]
+                                    for b in BASELINES if b != verdict["chosen"]}
+        assert 0.0 <= verdict["coverage"] <= 1.0 and verdict["interval_level"] == 0.9
+    assert manifest["metrics"]["summary"] == segments["afcon"]["summary"]   # AFCON is the headline
+
+
+def test_test_matchdays_come_after_validation_and_stay_in_their_competition(manifest):
+    for competition, seg in manifest["metrics"]["segments"].items():
+        folds = seg["split_plan"]["folds"]
+        validation = [f for f in folds if f["role"] == "validation"]
+        test = [f for f in folds if f["role"] == "test"]
+        assert validation and test
+        assert max(f["predict"]["last"] for f in validation) < min(f["predict"]["first"] for f in test)
+        assert all(f["fit"]["last"] < f["predict"]["first"] for f in folds)   # fitted on earlier days only
+    afcon_test = [f for f in manifest["metrics"]["segments"]["afcon"]["split_plan"]["folds"] if f["role"] == "test"]
+    assert [f["predict"]["first"][:10] for f in afcon_test] == ["2025-12-29", "2025-12-30", "2025-12-31"]
+
+
+def test_served_model_is_the_choice_with_its_files(manifest, forecast_artifact):
+    served = manifest["training"]["served"]
+    tables = json.loads((forecast_artifact / "tables.json").read_text())
+    assert tables["served"] == served
+    for competition, entry in served.items():
+        assert entry["model"] == manifest["metrics"]["segments"][competition]["choice"]["chosen"]
+        assert set(entry["half_width_fill"]) == {"venue_seen", "venue_new"}
+        if entry["kind"] == "onnx":
+            assert entry["file"] in manifest["files"] and entry["parity_max_gap"] <= 1e-4
+        else:
+            assert entry["column"] == train.BASELINE_COLUMNS[entry["model"]]
+
+
+def test_rolling_intervals_use_earlier_origins_only():
+    days = pd.date_range("2025-12-01", periods=12, freq="D")
+    table = pd.DataFrame({"model": "m", "origin": days, "role": ["validation"] * 10 + ["test"] * 2,
+                          "actual": 0.5, "prediction": 0.5 - np.arange(12) / 100, "capacity": 1000.0,
+                          "venue_matches": 1.0})
+    half = train.rolling_half_widths(table, 0.9)
+    assert half.iloc[:9].isna().all()                      # fewer than 9 earlier residuals: no interval yet
+    assert half.iloc[9] == pytest.approx(0.08)             # the 9th smallest of errors 0.00 .. 0.08
+    assert half.iloc[11] == pytest.approx(0.10)            # ceil(12 * 0.9) = 11th of 0.00 .. 0.10
+    changed = table.assign(actual=np.where(table["origin"] >= days[10], 9.0, 0.5))
+    assert train.rolling_half_widths(changed, 0.9).iloc[10] == half.iloc[10]   # a later error moves nothing before
+
+
+def test_stage_uplift_learns_the_knockout_headroom():
+    rows = pd.DataFrame({"stage": ["Final"] * 4 + ["Group Stage"] * 4, "venue_fill_so_far": 0.5,
+                         "y": [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5]})
+    uplift = train.stage_uplift(rows)
+    assert "Group Stage" not in uplift and uplift["Round of 16"] == 0.0
+    assert uplift["Final"] == pytest.approx(4 * 0.5 * 0.5 / (4 * 0.25 + train.UPLIFT_PSEUDO))
+
+
+def test_capacities_leak_nothing_into_the_features():
+    """Doubling every attendance of the test matchdays leaves their features alone."""
+    frame = dataset.load_matches(limit=120)
+    walked, _ = dataset.walk(frame)
+    last = frame["day"] == frame.loc[frame["competition"] == "afcon", "day"].max()
+    changed = frame.assign(attendance=np.where(last, frame["attendance"] * 2, frame["attendance"]))
+    again, _ = dataset.walk(changed.assign(fill=changed["attendance"] / changed["capacity"]))
+    assert walked.loc[last, train.FEATURE_NAMES].equals(again.loc[last, train.FEATURE_NAMES])
+    assert walked.loc[last, "capacity"].equals(again.loc[last, "capacity"])
 
 
 @pytest.mark.slow
-def test_training_is_reproducible_from_its_seed(forecast_artifact, tmp_path):
-    again = tmp_path / "again"
-    train.main([*SMALL, "--output", str(again)])
-    first = json.loads((forecast_artifact / "manifest.json").read_text())
-    second = json.loads((again / "manifest.json").read_text())
-    assert first["metrics"] == second["metrics"]
-    assert (forecast_artifact / "tables.json").read_text() == (again / "tables.json").read_text()
-    assert first["files"]["model.onnx"]["sha256"] == second["files"]["model.onnx"]["sha256"]
-
-
-@pytest.mark.parametrize("name", train.MODELS)
-def test_onnx_matches_scikit_learn(name):
-    frame = dataset.load_matches(limit=120)
-    d = train.design(frame, np.ones(len(frame), dtype=bool))
-    model = train.make_model(name, 0).fit(d.x_fit, d.y_fit)
-    assert train.onnx_parity(model, train.to_onnx(model, d.x_fit.shape[1]), d.x_fit) <= 1e-4
-
-
-def test_conformal_half_width_is_the_finite_sample_quantile():
-    errors = np.arange(1, 20) / 100  # 19 errors: ceil(20 * 0.9) = 18th smallest
-    assert train.conformal_half_width(errors, 0.9) == pytest.approx(0.18)
-    assert train.conformal_half_width(np.array([0.1, 0.2]), 0.9) == pytest.approx(0.2)
+def test_retraining_with_the_same_seed_gives_the_same_bytes(tmp_path):
+    files = assert_reproducible(train.main, ["--small", "--seed", "7"], tmp_path)
+    served = json.loads((tmp_path / "a" / "tables.json").read_text())["served"]
+    onnx = {e["file"] for e in served.values() if e["kind"] == "onnx"}
+    assert onnx and set(files) == {"manifest.json", "tables.json", *onnx}

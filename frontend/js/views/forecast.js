@@ -6,14 +6,14 @@ const STAGES = ["Group Stage", "Round of 16", "Quarter-Finals", "Third Place", "
 export default {
   name: "forecast",
   title: "Forecast",
-  lead: "Expected match attendance from the teams, stadium, kickoff time and stage, with an interval whose "
-    + "coverage was measured on held-out matches, and the stadium's fill rate.",
+  lead: "Expected match attendance from the teams, stadium, kickoff time and stage and what the tournament has "
+    + "shown so far, with an interval whose coverage was measured on held-out matchdays, and the stadium's fill rate.",
 
   mount(root) {
     html(root, `
       <form id="forecast-form" class="card" novalidate>
         <h3>Match</h3>
-        <p class="help">Teams and stadiums the model knows are suggested as you type; an unknown team gets a neutral popularity (with a warning), an unknown stadium is refused.</p>
+        <p class="help">Teams and stadiums the model knows are suggested as you type; a stadium may also be written as clients write it ("Stade Mohamed V (Casablanca)"); an unknown team counts as an average team (with a warning), an unknown stadium is refused with suggestions.</p>
         <div class="row">
           <div class="field"><label for="fc-team-a">Team A</label><input id="fc-team-a" name="team_a" type="text" list="fc-teams" autocomplete="off" value="Morocco"></div>
           <div class="field"><label for="fc-team-b">Team B</label><input id="fc-team-b" name="team_b" type="text" list="fc-teams" autocomplete="off" value="France"></div>
@@ -29,12 +29,40 @@ export default {
         <datalist id="fc-times"><option value="Afternoon"></option><option value="Evening"></option><option value="Night"></option></datalist>
         <p class="form-error" data-form-error role="alert" hidden></p>
       </form>
+      <section id="forecast-verdicts" class="card" aria-label="Verdict per competition"><h3>Verdict per competition</h3>
+        <p class="help">Loading the held-out results…</p></section>
       <div id="forecast-result" class="card result" aria-live="polite">
         <p class="help">Fill in the match and press <em>Predict attendance</em>.</p>
       </div>`);
 
     const form = root.querySelector("#forecast-form");
     const out = root.querySelector("#forecast-result");
+    const verdicts = root.querySelector("#forecast-verdicts");
+    const NAMES = { afcon: "AFCON 2025", world_cup: "World Cup" };
+
+    (async () => {
+      try {
+        const manifest = await api("/api/forecast/model");
+        const all = (manifest.metrics && manifest.metrics.verdicts) || {};
+        const rows = Object.entries(all).map(([competition, v]) => {
+          const beaten = Object.values(v.beats || {}).filter(Boolean).length;
+          const total = Object.keys(v.baselines_mae || {}).length;
+          const target = v.target_ratio ? `; target ≤ ${v.target_ratio}× the strongest baseline: <strong data-target>${v.meets_target ? "met" : "NOT met"}</strong>` : "";
+          const others = Object.entries(v.baselines_mae || {})
+            .map(([b, mae]) => `<li>${esc(b)}: MAE ${fmt(mae, { digits: 0 })}${b === v.chosen ? " (served)" : v.beats[b] ? " — beaten" : " — NOT beaten"}</li>`).join("");
+          const coverage = v.coverage == null ? "" : `<p>${Math.round(v.interval_level * 100)}% interval covered <span data-coverage>${pct(v.coverage)}</span> of ${v.coverage_n} test matches (mean width ${fmt(v.mean_interval_width, { digits: 0 })} spectators).</p>`;
+          return `<div class="verdict" data-competition="${esc(competition)}" data-beats-strongest="${v.mae < v.baseline_mae}">
+            <h4>${esc(NAMES[competition] || competition)}: ${v.mae < v.baseline_mae ? "beats" : "does NOT beat"} the strongest baseline (beats ${beaten} of ${total} baselines)</h4>
+            <p>Served <code>${esc(v.chosen)}</code>: MAE <span data-mae>${fmt(v.mae, { digits: 0 })}</span> against ${esc(v.strongest_baseline_on_test)} <span data-baseline-mae>${fmt(v.baseline_mae, { digits: 0 })}</span>
+              (<span data-ratio>${fmt(v.ratio_to_strongest_baseline, { digits: 3 })}</span>×)${target}.</p>
+            <ul>${others}</ul>${coverage}
+            <p class="statement" data-statement>${esc(v.statement)}</p></div>`;
+        });
+        html(verdicts, `<h3>Verdict per competition</h3>${rows.join("") || "<p>This model has no per-competition verdict.</p>"}`);
+      } catch (error) {
+        html(verdicts, `<h3>Verdict per competition</h3><p class="error" role="alert">Cannot load the verdicts: ${esc(error.message)}</p>`);
+      }
+    })();
 
     wireForm(form, async (f) => {
       const body = { team_a: text(f, "team_a"), team_b: text(f, "team_b"), stadium: text(f, "stadium"),
@@ -57,7 +85,7 @@ export default {
             aria-label="Fill rate ${pct(r.fill_rate)}"></canvas></div>
             <p class="result-text" style="text-align:center">Fill rate <strong data-fill-rate>${pct(r.fill_rate)}</strong></p></div>
         </div>
-        <p class="help">Kickoff hour ${esc(r.kickoff_hour)}, model ${esc(r.model)}, version <code>${esc(r.model_version)}</code>.</p>`;
+        <p class="help">Forecast as a further match of ${esc(r.tournament)} on ${esc(r.match_day)}; kickoff hour ${esc(r.kickoff_hour)}, model ${esc(r.model)} (${esc(r.competition)}), version <code>${esc(r.model_version)}</code>.</p>`;
       chart(out.querySelector("#forecast-chart"), {
         type: "bar",
         data: {
