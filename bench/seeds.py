@@ -35,13 +35,15 @@ def _sales(version_dir: Path):
 
 def _forecast(version_dir: Path):
     from services.forecast import dataset, train
-    from services.forecast.features import FEATURE_NAMES
 
-    chosen = json.loads((version_dir / "tables.json").read_text())["model"]
-    frame = train.add_groups(dataset.load_matches(dataset.DATA_DIR, None))
-    d = train.design(frame, np.ones(len(frame), dtype=bool))
-    model = train.make_model(chosen, 42).fit(_frame(d.x_fit, FEATURE_NAMES), d.y_fit)
-    return {chosen: model}, FEATURE_NAMES, d.x_fit[-1], "average", f"{chosen} (train.make_model)"
+    served = json.loads((version_dir / "tables.json").read_text())["served"]
+    competition = next(c for c in ("afcon", "world_cup") if served.get(c, {}).get("kind") == "onnx")
+    chosen = next(c for c in train.candidates(42) if c.name == served[competition]["model"])
+    frame, _ = dataset.walk(dataset.load_matches(dataset.DATA_DIR, None))
+    x = frame[chosen.features].to_numpy()
+    model = chosen.make(42).fit(_frame(x, chosen.features), frame["fill"].clip(0, 1).to_numpy())
+    return {chosen.name: model}, chosen.features, x[-1], "average", \
+        f"{chosen.name} ({competition}, train.candidates)"
 
 
 def _demand(version_dir: Path):
