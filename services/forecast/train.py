@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> dict:
         for name, s in seg.get("test_knockout", {}).items():
             print(f"  {competition:<10} knockout {name:<22} MAE {s['mae']:>8,.0f} (n {s['n']})", file=sys.stderr)
         print(f"  {competition}: {seg['choice']['reason']}", file=sys.stderr)
-        print(f"  {competition}: {seg['verdict']['statement']}", file=sys.stderr)
+        print(f"  {seg['verdict']['statement']}", file=sys.stderr)
     return manifest
 
 
