@@ -15,7 +15,8 @@ from .schemas import (ForecastRequest, ForecastResponse, HistoryQuery, HistoryRe
 
 def build_api() -> Api:
     api = Api("sales", description="Weekly Walmart store sales: one week's prediction (RandomForest + XGBoost "
-                                   "averaged) and a multi-week forecast per store (ARIMA with an interval).")
+                                   "averaged) and a 1..13-week forecast per store from the model chosen on "
+                                   "rolling-origin validation, with a conformal 90% interval.")
 
     @api.route("/predict", methods=("POST",), body=PredictRequest, response=PredictResponse,
                summary="Predict one store's sales for the week containing Date")
@@ -33,7 +34,8 @@ def build_api() -> Api:
         loaded = current_model()
         points = loaded.model.forecast(body.store_id, body.steps)
         return ForecastResponse(store_id=body.store_id, model_version=loaded.version,
-                                interval_level=loaded.model.interval_level, forecast=points)
+                                model=loaded.model.forecast_model, interval_level=loaded.model.interval_level,
+                                interval=loaded.model.interval_method, forecast=points)
 
     @api.route("/history", query=HistoryQuery, response=HistoryResponse,
                summary="The latest weeks of a store's actual sales")

@@ -6,6 +6,8 @@ from pydantic import BaseModel, Field
 from services.common.api import QueryModel, RequestModel
 from services.common.fields import Money, date_field
 
+from .features import HORIZON
+
 SalesDay = date_field(day_first=True)
 
 
@@ -30,12 +32,14 @@ class PredictResponse(BaseModel):
     components: Components
     model_version: str
     week_ending: str = Field(description="the Friday that names the predicted week, YYYY-MM-DD")
-    lags_from: str = Field(description="'history' or 'forecast' (weeks after the history use ARIMA forecasts)")
+    lags_from: str = Field(description="'history' or 'forecast' (lags after the history come from the per-store "
+                                       "ARIMA forecast)")
 
 
 class ForecastRequest(RequestModel):
     store_id: int = Field(ge=1, le=10_000)
-    steps: int = Field(ge=1, le=52, description="weeks after the last week of history, 1..52")
+    steps: int = Field(ge=1, le=HORIZON, description=f"weeks after the last week of history, 1..{HORIZON} "
+                                                     "(the weeks ahead the model was backtested on)")
 
 
 class ForecastPoint(BaseModel):
@@ -48,7 +52,10 @@ class ForecastPoint(BaseModel):
 class ForecastResponse(BaseModel):
     store_id: int
     model_version: str
+    model: str = Field(description="the forecaster chosen on the validation origins and served "
+                                   "(global_linear, global_gbm, arima or a baseline)")
     interval_level: float
+    interval: str = Field(description="how the interval was calibrated")
     forecast: list[ForecastPoint]
 
 

@@ -1,6 +1,8 @@
 """The sales endpoints against a real (small) trained artifact."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from services.common.store import ModelStore
@@ -45,15 +47,20 @@ def test_inputs_change_the_prediction(client):
     assert base != other_store
 
 
-def test_forecast_returns_weeks_after_history_with_interval(client):
+def test_forecast_returns_weeks_after_history_with_interval(client, sales_artifact):
     resp = client.post("/api/sales/forecast", json={"store_id": 2, "steps": 5})
     assert resp.status_code == 200
     body = resp.json
+    manifest = json.loads((sales_artifact / "manifest.json").read_text())
     assert body["interval_level"] == 0.9 and body["store_id"] == 2
+    assert body["model"] == manifest["metrics"]["choice"]["chosen"]          # the served model is the chosen one
+    assert "conformal" in body["interval"]
     dates = [p["Date"] for p in body["forecast"]]
     assert dates == ["2012-08-03", "2012-08-10", "2012-08-17", "2012-08-24", "2012-08-31"]
     for point in body["forecast"]:
         assert point["lower"] < point["Sales"] < point["upper"]
+    # 13 weeks is the longest horizon backtested, and so the longest served
+    assert len(client.post("/api/sales/forecast", json={"store_id": 2, "steps": 13}).json["forecast"]) == 13
 
 
 def test_history_and_stores(client):
@@ -93,7 +100,7 @@ def test_predict_missing_field_and_nan(client):
 
 
 @pytest.mark.parametrize("body,field", [
-    ({"store_id": 1, "steps": 0}, "steps"), ({"store_id": 1, "steps": 53}, "steps"),
+    ({"store_id": 1, "steps": 0}, "steps"), ({"store_id": 1, "steps": 14}, "steps"),
     ({"store_id": 7, "steps": 4}, "store_id"), ({"store_id": 1}, "steps"), ({"store_id": 1, "steps": 2.5}, "steps"),
 ])
 def test_forecast_400_names_the_field(client, body, field):
@@ -108,6 +115,9 @@ def test_history_query_errors(client):
 
 def test_model_endpoint_shows_metrics_beside_baselines(client):
     metrics = client.get("/api/sales/model").json["metrics"]
-    assert {"random_forest", "xgboost", "ensemble", "seasonal_naive", "last_week_naive"} <= set(metrics["one_step"])
-    assert {"arima", "seasonal_naive", "last_value_naive"} <= set(metrics["multi_step"])
-    assert isinstance(metrics["summary"]["beats_baseline"], bool) and metrics["summary"]["statement"]
+    models = {"arima", "global_gbm", "global_linear", "seasonal_naive", "level_adjusted_seasonal_naive", "last_value"}
+    assert set(metrics["validation"]) == set(metrics["test"]) == models
+    assert {"random_forest", "xgboost", "ensemble", "seasonal_naive", "level_adjusted_seasonal_naive",
+            "last_value"} == set(metrics["predict_one_step"])
+    for name in ("summary", "latest_summary", "predict_summary"):
+        assert isinstance(metrics[name]["beats_baseline"], bool) and metrics[name]["statement"]

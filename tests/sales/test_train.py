@@ -1,55 +1,227 @@
-"""Training on a small slice: reproducible, honest hold-out, artifact the server can load."""
+"""Sales training: the backtest sees nothing after its origins, the choice sees no test row, the
+intervals are calibrated on earlier origins, and the served model is the chosen one."""
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from services.common.manifest import verify_files
+from services.common.reproducibility import assert_reproducible
+from services.common.splits import TEST, VALIDATION
 from services.sales import train
+from services.sales.calendar import calendar_counts, good_friday_week, is_holiday_week
+from services.sales.candidates import Arima, GlobalGBM, GlobalLinear
+from services.sales.features import HORIZON, MIN_HISTORY, forecast_features
 from services.sales.model import SalesModel
 
-
-def test_same_seed_gives_same_models(sales_artifact, tmp_path):
-    again = tmp_path / "again"
-    train.main(["--stores", "1,2", "--no-publish", "--quiet", "--output", str(again)])
-    first = json.loads((sales_artifact / "manifest.json").read_text())
-    second = json.loads((again / "manifest.json").read_text())
-    assert first["metrics"] == second["metrics"]
-    for name in ("random_forest.onnx", "xgboost.onnx", "history.json", "arima.json"):
-        assert first["files"][name]["sha256"] == second["files"][name]["sha256"], name
+STORES = [1, 2, 3]
 
 
-def test_holdout_is_the_last_13_weeks_and_never_fitted():
+@pytest.fixture(scope="module")
+def data():
+    frame = train.load_data(stores=STORES)
+    stores, weeks, sales = train.sales_matrix(frame)
+    return frame, stores, weeks, sales, train.holiday_flags(frame)
+
+
+@pytest.fixture(scope="module")
+def stacked(data):
+    _, stores, weeks, sales, flags = data
+    return train.stacked_frame(stores, weeks, sales, flags)
+
+
+@pytest.fixture(scope="module")
+def evaluation(stacked):
+    return train.forecast_evaluation(stacked, seed=3, quiet=True)
+
+
+def fold_at(frame, origin, role=None):
+    folds = train.forecast_plan().folds(frame)
+    return next(f for f in folds if pd.Timestamp(f.origin) == pd.Timestamp(origin) and (role is None or f.role == role))
+
+
+# -- calendar and features ------------------------------------------------------------------------
+def test_the_calendar_flags_every_holiday_week_of_the_data():
     frame = train.load_data(stores=[1])
-    weeks = sorted(frame["Date"].unique())
-    metrics = train.evaluate(frame, seed=1, quiet=True)
-    assert metrics["holdout"]["first_week"] == str(weeks[-13])[:10]
-    assert metrics["holdout"]["weeks"] == 13
-    # A model that had seen the hold-out would be near perfect on it; ours is not.
-    assert metrics["one_step"]["random_forest"]["mape"] > 0.5
+    flags = [is_holiday_week(d.date()) for d in frame["Date"]]
+    assert flags == [bool(f) for f in frame["Holiday_Flag"]]
 
 
-def test_artifact_verifies_and_loads(sales_artifact):
+def test_calendar_counts():
+    assert good_friday_week(date(2012, 4, 6)) and good_friday_week(date(2011, 4, 22)) and good_friday_week(date(2010, 4, 2))
+    assert not good_friday_week(date(2012, 4, 13))
+    # the week Sat 2012-06-30 .. Fri 2012-07-06: 1, 2, 3 July and 4..6 July
+    assert calendar_counts(date(2012, 7, 6)) == (0.0, 3.0, 3.0, 0.0)
+    # Sat 2011-12-17 .. Fri 2011-12-23: six of the days 18..24 December
+    assert calendar_counts(date(2011, 12, 23))[3] == 6.0
+
+
+def test_features_at_an_origin_ignore_every_later_week(data):
+    """Rows forecast from an origin are the same whatever the weeks after it hold."""
+    frame, stores, weeks, sales, flags = data
+    t = 90
+    changed = sales.copy()
+    changed[:, t + 1:] *= np.linspace(0.5, 2.0, changed.shape[1] - t - 1)
+    a = train.stacked_frame(stores, weeks, sales, flags)
+    b = train.stacked_frame(stores, weeks, changed, flags)
+    origin = pd.Timestamp(weeks[t])
+    cols = [c for c in a.columns if c != "y"]
+    pd.testing.assert_frame_equal(a.loc[a["origin"] == origin, cols], b.loc[b["origin"] == origin, cols])
+    assert not np.allclose(a.loc[a["origin"] == origin, "y"], b.loc[b["origin"] == origin, "y"])
+
+
+def test_feature_function_refuses_short_or_bad_history(data):
+    _, _, weeks, sales, _ = data
+    with pytest.raises(ValueError, match="at least 60"):
+        forecast_features(sales[:, :MIN_HISTORY - 1], weeks[:MIN_HISTORY - 1])
+    with pytest.raises(ValueError, match="positive"):
+        forecast_features(-sales[:, :MIN_HISTORY], weeks[:MIN_HISTORY])
+
+
+def test_the_lasn_feature_is_the_kernel_baseline(stacked):
+    """The level-adjusted seasonal naive the global models start from is the kernel's baseline."""
+    for origin in ("2011-04-22", "2011-12-09", "2012-04-27"):
+        fold = fold_at(stacked, origin)
+        fit, rows = stacked.loc[fold.fit], stacked.loc[fold.predict].drop(columns=["y"])
+        for model, column in zip(train.baselines()[:2], ("snaive", "lasn")):
+            np.testing.assert_allclose(model.fit(fit).predict(rows), rows[column], rtol=1e-12)
+
+
+@pytest.mark.parametrize("make", [GlobalLinear, lambda: GlobalGBM(seed=1), Arima])
+def test_candidates_forecast_the_same_whatever_follows_the_origin(data, make):
+    """A candidate fitted at an origin and forecasting from it cannot read a later week: replacing
+    every week after it (sales, and so every later row and feature) changes none of its forecasts."""
+    _, stores, weeks, sales, flags = data
+    t = 96
+    changed = sales.copy()
+    changed[:, t + 1:] = changed[:, t + 1:][:, ::-1] * 1.3
+    forecasts = []
+    for values in (sales, changed):
+        frame = train.stacked_frame(stores, weeks, values, flags)
+        fold = fold_at(frame, weeks[t])
+        model = make().fit(frame.loc[fold.fit])
+        forecasts.append(model.predict(frame.loc[fold.predict].drop(columns=["y"])))
+    np.testing.assert_array_equal(forecasts[0], forecasts[1])
+
+
+# -- the plan, the choice, the intervals ------------------------------------------------------------
+def test_plan_spans_a_year_with_the_holidays_and_validation_precedes_test(stacked):
+    folds = train.forecast_plan().folds(stacked)
+    val = [f for f in folds if f.role == VALIDATION]
+    test = [f for f in folds if f.role == TEST]
+    assert len(val) + len(test) >= 8 and len(test) == 8
+    assert (pd.Timestamp(test[-1].origin) - pd.Timestamp(val[0].origin)).days >= 365
+    tested = pd.to_datetime(np.concatenate([stacked.loc[f.predict, "ds"].to_numpy() for f in test]))
+    assert {(11, 25), (12, 30), (2, 10)} <= {(d.month, d.day) for d in tested}     # Thanksgiving, Christmas, Super Bowl
+    assert test[-1].origin == pd.Timestamp("2012-04-27")                          # the latest 13 weeks
+    last_validated = max(stacked.loc[f.predict, "ds"].max() for f in val)
+    assert last_validated <= pd.Timestamp(test[0].origin)
+
+
+def test_the_choice_does_not_move_when_test_targets_do(data, evaluation):
+    """Replacing every target after the first test origin by nonsense moves the test table, never
+    the choice or the validation scores."""
+    _, stores, weeks, sales, flags = data
+    outcome, _, _ = evaluation
+    first_test = min(pd.Timestamp(f["origin"]) for f in outcome.plan["folds"] if f["role"] == TEST)
+    t = weeks.index(first_test.date())
+    changed = sales.copy()
+    changed[:, t + 1:] = sales[:, t + 1:].mean() * 0.5
+    again, _, _ = train.forecast_evaluation(train.stacked_frame(stores, weeks, changed, flags), seed=3, quiet=True)
+    assert again.choice.as_json() == outcome.choice.as_json()
+    assert again.validation == outcome.validation
+    assert again.test != outcome.test
+
+
+def test_intervals_at_an_origin_use_only_earlier_origins(data):
+    _, stores, weeks, sales, flags = data
+    t = 100
+    changed = sales.copy()
+    changed[:, t + 1:] *= 3.0
+    bands = []
+    for values in (sales, changed):
+        frame = train.stacked_frame(stores, weeks, values, flags)
+        fold = fold_at(frame, weeks[t])
+        model = train.with_intervals(GlobalLinear()).fit(frame.loc[fold.fit])
+        bands.append(model.predict_interval(frame.loc[fold.predict].drop(columns=["y"]), 0.9))
+        origins = {r for r in model.residuals_}
+        assert origins == {"*", "h1-4", "h5-8", "h9-13"}
+    np.testing.assert_array_equal(bands[0][0], bands[1][0])
+    np.testing.assert_array_equal(bands[0][1], bands[1][1])
+
+
+def test_manifest_groups_hold_every_origin_every_baseline_and_the_targets(evaluation):
+    outcome, _, groups = evaluation
+    names = {"arima", "global_gbm", "global_linear", "seasonal_naive", "level_adjusted_seasonal_naive", "last_value"}
+    assert set(groups["test_wmae_by_origin"]) == names == set(groups["validation_wmae_by_origin"])
+    assert len(groups["test_wmae_by_origin"]["arima"]) == 8 + 1 and len(groups["validation_wmae_by_origin"]["arima"]) == 4 + 1
+    assert set(groups["test_wmae_by_band"]["global_linear"]) == {"h1-4", "h5-8", "h9-13", "all"}
+    chosen = outcome.choice.chosen
+    assert groups["test_wmae_by_band"][chosen]["all"] == pytest.approx(outcome.test[chosen]["wmae"])
+    for band in ("h1-4", "h5-8", "h9-13"):
+        target = groups["targets"][f"coverage_{band}"]
+        assert target["met"] == (0.85 <= target["value"] <= 0.95)
+    ratio = groups["targets"]["wmae_ratio_test_origins"]
+    assert ratio["value"] == pytest.approx(outcome.test[chosen]["wmae"] / outcome.test["level_adjusted_seasonal_naive"]["wmae"])
+    assert ratio["met"] == (ratio["value"] <= 0.85)
+    # the badge's baseline is the strongest baseline on the test rows, not the easiest
+    baselines = [b for b in outcome.choice.baselines if b != chosen]
+    assert outcome.summary["baseline"] == min(baselines, key=lambda b: outcome.test[b]["wmae"])
+
+
+# -- the artifact -----------------------------------------------------------------------------------
+def test_artifact_verifies_loads_and_serves_the_chosen_model(sales_artifact):
     manifest = json.loads((sales_artifact / "manifest.json").read_text())
     verify_files(sales_artifact, manifest)
-    assert set(manifest["files"]) == {"random_forest.onnx", "xgboost.onnx", "history.json", "arima.json"}
+    spec = json.loads((sales_artifact / "forecast.json").read_text())
+    chosen = manifest["metrics"]["choice"]["chosen"]
+    assert spec["model"] == chosen
     model = SalesModel(sales_artifact, manifest)
-    assert model.store_ids == [1, 2]
-    assert np.all(model.stores[1].forecast_lower < model.stores[1].forecast_upper)
+    assert model.forecast_model == chosen and model.store_ids == [1, 2]
+
+    # refit the chosen candidate on every row of the same data and forecast: serving says the same
+    frame = train.load_data(stores=[1, 2])
+    stores, weeks, sales = train.sales_matrix(frame)
+    stacked = train.stacked_frame(stores, weeks, sales, train.holiday_flags(frame))
+    template = next(m for m in [*train.candidates(42), *train.baselines()] if m.name == chosen)
+    expected = template.fit(stacked).predict(train.future_frame(stores, weeks, sales.round(2)))
+    served = np.concatenate([model.stores[s].forecast_mean for s in model.store_ids])
+    np.testing.assert_allclose(served, expected, rtol=1e-6)
+    assert all(np.all(model.stores[s].forecast_lower < model.stores[s].forecast_upper) for s in model.store_ids)
+    assert len(model.stores[1].forecast_mean) == HORIZON
 
 
 def test_serving_features_match_training_features(sales_artifact):
-    """The row serving builds for a week in the history equals the row training built."""
+    """/predict: the row serving builds for a week in the history equals the row training built."""
     frame = train.load_data(stores=[1, 2])
     store_means = frame.groupby("Store")["Weekly_Sales"].mean().to_dict()
     x, rows = train.make_rows(frame, store_means)
-    manifest = json.loads((sales_artifact / "manifest.json").read_text())
-    model = SalesModel(sales_artifact, manifest)
-    last = rows.index[-1]
-    r = rows.loc[last]
+    model = SalesModel(sales_artifact, json.loads((sales_artifact / "manifest.json").read_text()))
+    r = rows.loc[rows.index[-1]]
     out = model.predict(int(r.Store), r.Date.date(), holiday=int(r.Holiday_Flag), temperature=r.Temperature,
                         fuel_price=r.Fuel_Price, cpi=r.CPI, unemployment=r.Unemployment)
-    expected = float(model.random_forest.run(x[last:last + 1])[0, 0])
-    assert out["components"]["random_forest"] == pytest.approx(expected)
+    assert out["components"]["random_forest"] == pytest.approx(float(model.random_forest.run(x[-1:])[0, 0]))
+
+
+def test_predict_past_the_history_uses_no_future_exogenous_values():
+    """/predict's evaluation past the origin uses temperature, fuel, CPI and unemployment as known at
+    the origin: changing their later values changes nothing there (it does change one-step)."""
+    frame = train.load_data(stores=[1, 2])
+    cutoff = sorted(frame["Date"].unique())[-train.HOLDOUT_WEEKS]
+    later = frame["Date"] >= cutoff
+    changed = frame.copy()
+    for column in ("Temperature", "Fuel_Price", "CPI", "Unemployment"):
+        changed.loc[later, column] = changed.loc[later, column] * 1.5
+    a = train.predict_evaluation(frame, seed=1, quiet=True)
+    b = train.predict_evaluation(changed, seed=1, quiet=True)
+    assert a["predict_past_history"] == b["predict_past_history"]
+    assert a["predict_one_step"]["ensemble"] != b["predict_one_step"]["ensemble"]
+
+
+def test_same_seed_gives_byte_identical_artifacts(tmp_path):
+    files = assert_reproducible(train.main, ["--stores", "1,2", "--seed", "5"], tmp_path)
+    assert {"forecast.json", "history.json", "arima.json", "random_forest.onnx", "xgboost.onnx"} <= set(files)
