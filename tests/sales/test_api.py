@@ -119,5 +119,5 @@ def test_model_endpoint_shows_metrics_beside_baselines(client):
     assert set(metrics["validation"]) == set(metrics["test"]) == models
     assert {"random_forest", "xgboost", "ensemble", "seasonal_naive", "level_adjusted_seasonal_naive",
             "last_value"} == set(metrics["predict_one_step"])
-    for name in ("summary", "latest_summary", "predict_summary"):
+    for name in ("summary", "summary_latest_13_weeks", "summary_predict"):
         assert isinstance(metrics[name]["beats_baseline"], bool) and metrics[name]["statement"]
