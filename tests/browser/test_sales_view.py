@@ -32,6 +32,28 @@ def test_sales_history_forecast_and_model_panel(page, gateway):
     verdict = "Beats the baseline" if manifest["metrics"]["summary"]["beats_baseline"] else "Does NOT beat the baseline"
     expect(panel.locator(".summary").first.locator(".badge")).to_have_text(verdict)
 
+    # the served forecast model against the strongest baseline, and the targets, as the manifest says
+    metrics = manifest["metrics"]
+    served = view.locator("#sales-served")
+    summary = metrics["summary"]
+    expect(served.locator(".statement")).to_have_text(summary["statement"])
+    expect(served.locator(".badge").first).to_have_text(
+        "Beats the baseline" if summary["beats_baseline"] else "Does NOT beat the baseline")
+    strongest = min((b for b in metrics["choice"]["baselines"] if b != summary["model"]),
+                    key=lambda b: metrics["test"][b]["wmae"])
+    assert summary["model"] == metrics["choice"]["chosen"] and summary["baseline"] == strongest
+    expect(served.locator(".versus")).to_contain_text(f"model: {summary['model']}")
+    expect(served.locator(".versus")).to_contain_text(f"baseline: {strongest}")
+    expect(served.locator("[data-choice]")).to_have_text(metrics["choice"]["reason"])
+    for name, target in metrics["targets"].items():
+        row = served.locator(f'[data-target="{name}"]')
+        expect(row.locator(".badge")).to_have_text("met" if target["met"] else "NOT met")
+        shown = row.locator("td").first.inner_text()
+        if name.startswith("wmae_ratio"):       # the ratio to 3 decimals, then the target
+            assert float(shown.split()[0]) == pytest.approx(target["value"], abs=5e-4), shown
+        else:                                   # coverage in percent, 1 decimal
+            assert float(shown.rstrip("%")) == pytest.approx(target["value"] * 100, abs=0.051), shown
+
     # the store picker lists the model's stores; the first one is charted on arrival
     expect(page.locator("#sales-store option")).to_have_count(2)
     expect(page.locator("#sales-forecast-summary")).to_contain_text("Store 1")
@@ -51,7 +73,9 @@ def test_sales_history_forecast_and_model_panel(page, gateway):
     assert data["labels"] == [p["Date"] for p in history] + [p["Date"] for p in forecast]
     by_label = {d["label"]: d["data"] for d in data["datasets"]}
     assert by_label["Actual weekly sales"][:26] == [p["Sales"] for p in history]
-    assert by_label["Forecast (ARIMA)"][-8:] == pytest.approx([p["Sales"] for p in forecast])
+    chosen = manifest["metrics"]["choice"]["chosen"]
+    assert by_label[f"Forecast ({chosen})"][-8:] == pytest.approx([p["Sales"] for p in forecast])
+    expect(page.locator("[data-forecast-model]")).to_have_text(chosen)
     assert by_label["90% interval"][-8:] == pytest.approx([p["upper"] for p in forecast])
     assert by_label["90% interval (lower)"][-8:] == pytest.approx([p["lower"] for p in forecast])
     # the band really is a band: lower <= forecast <= upper
@@ -62,10 +86,10 @@ def test_sales_history_forecast_and_model_panel(page, gateway):
 def test_sales_forecast_error_is_shown_next_to_its_field(page, gateway):
     page.goto("/#sales")
     expect(page.locator("#sales-forecast-summary")).to_contain_text("Store 1")
-    page.fill("#sales-steps", "60")
+    page.fill("#sales-steps", "14")
     page.locator("#sales-steps").press("Enter")  # keyboard submit
     error = page.locator("#sales-steps-error")
-    expect(error).to_contain_text("less than or equal to 52")
+    expect(error).to_contain_text("less than or equal to 13")
     expect(page.locator("#sales-steps")).to_have_attribute("aria-invalid", "true")
     expect(page.locator("#sales-steps")).to_have_attribute("aria-describedby", re.compile("sales-steps-error"))
     # fixing it clears the error

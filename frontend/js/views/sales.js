@@ -1,5 +1,6 @@
-// Sales: a store picker -> history and ARIMA forecast with its interval band; a one-week predict form.
-import { api, chart, COLORS, dataTable, esc, fillSelect, fmt, html, int, num, text, wireForm } from "../lib.js";
+// Sales: the served forecast model against the strongest baseline (from its manifest); a store picker ->
+// history and the served model's forecast with its interval band; a one-week predict form.
+import { api, chart, COLORS, dataTable, esc, fillSelect, fmt, html, int, num, pct, summaryBlock, text, wireForm } from "../lib.js";
 
 const money = (v) => `$${fmt(v, { digits: 0 })}`;
 
@@ -9,21 +10,48 @@ function addDays(iso, days) {
   return d.toISOString().slice(0, 10);
 }
 
+const yes = (met) => (met ? `<span class="badge good">met</span>` : `<span class="badge bad">NOT met</span>`);
+
+/** The served model against the strongest baseline, and the issue's targets, as the manifest records them. */
+function servedCard(metrics) {
+  const s = metrics.summary;
+  const t = metrics.targets;
+  const cov = metrics.interval_coverage_by_band;
+  const bands = Object.keys(cov).filter((b) => b !== "all");
+  const ratio = (name) => `${fmt(t[name].value, { digits: 3 })} (target at most ${fmt(t[name].target_at_most)})`;
+  return `${summaryBlock(s)}
+    <p class="help" data-choice>${esc(metrics.choice.reason)}</p>
+    <table class="metrics" id="sales-targets"><caption>Targets (issue 16)</caption>
+      <thead><tr><th scope="col">what</th><th scope="col">value</th><th scope="col">target</th></tr></thead>
+      <tbody>
+        <tr data-target="wmae_ratio_test_origins"><th scope="row">WMAE / level-adjusted seasonal naive, 8 test origins</th>
+          <td>${ratio("wmae_ratio_test_origins")}</td><td>${yes(t.wmae_ratio_test_origins.met)}</td></tr>
+        <tr data-target="wmae_ratio_latest_13_weeks"><th scope="row">WMAE / level-adjusted seasonal naive, latest 13 weeks</th>
+          <td>${ratio("wmae_ratio_latest_13_weeks")}</td><td>${yes(t.wmae_ratio_latest_13_weeks.met)}</td></tr>
+        ${bands.map((b) => `<tr data-target="coverage_${esc(b)}"><th scope="row">90% interval coverage, ${esc(b)}</th>
+          <td>${pct(cov[b].coverage)}</td><td>${yes(t[`coverage_${b}`].met)}</td></tr>`).join("")}
+      </tbody></table>`;
+}
+
 export default {
   name: "sales",
   title: "Sales",
-  lead: "Weekly Walmart store sales: a store's history with a multi-week ARIMA forecast and its interval, "
-    + "and one week's prediction from the RandomForest + XGBoost ensemble.",
+  lead: "Weekly Walmart store sales: a store's history with a 1 to 13 week forecast from the model chosen on "
+    + "rolling-origin validation and its 90% interval, and one week's prediction from the RandomForest + XGBoost ensemble.",
 
   mount(root) {
     html(root, `
+      <section id="sales-served" class="card" aria-live="polite">
+        <h3>Served forecast model</h3>
+        <div id="sales-served-body"><p class="help">Loading the model's backtest…</p></div>
+      </section>
       <form id="sales-forecast-form" class="card" novalidate aria-describedby="sales-forecast-help">
         <h3>History and forecast</h3>
         <p id="sales-forecast-help" class="help">Pick a store; the chart shows its latest weeks of actual sales and the weeks after the history with the forecast interval.</p>
         <div class="row">
           <div class="field"><label for="sales-store">Store</label><select id="sales-store" name="store_id"></select></div>
           <div class="field"><label for="sales-weeks">Weeks of history</label><input id="sales-weeks" name="weeks" type="number" inputmode="numeric" value="52"></div>
-          <div class="field"><label for="sales-steps">Weeks to forecast</label><input id="sales-steps" name="steps" type="number" inputmode="numeric" value="13"></div>
+          <div class="field"><label for="sales-steps">Weeks to forecast (1 to 13)</label><input id="sales-steps" name="steps" type="number" inputmode="numeric" value="13"></div>
           <div class="field actions"><button type="submit">Show history and forecast</button></div>
         </div>
         <p class="form-error" data-form-error role="alert" hidden></p>
@@ -75,7 +103,7 @@ export default {
           labels,
           datasets: [
             { label: "Actual weekly sales", data: [...h.map((p) => p.Sales), ...pad(f.length)], borderColor: COLORS.blue, backgroundColor: COLORS.blue, pointRadius: 0, borderWidth: 2 },
-            { label: "Forecast (ARIMA)", data: [...pad(Math.max(h.length - 1, 0)), ...(h.length ? [last] : []), ...f.map((p) => p.Sales)], borderColor: COLORS.orange, backgroundColor: COLORS.orange, borderDash: [6, 4], pointRadius: 2, borderWidth: 2 },
+            { label: `Forecast (${fc.model})`, data: [...pad(Math.max(h.length - 1, 0)), ...(h.length ? [last] : []), ...f.map((p) => p.Sales)], borderColor: COLORS.orange, backgroundColor: COLORS.orange, borderDash: [6, 4], pointRadius: 2, borderWidth: 2 },
             { label: `${level}% interval (lower)`, data: [...pad(h.length), ...f.map((p) => p.lower)], borderColor: "transparent", pointRadius: 0, fill: false },
             { label: `${level}% interval`, data: [...pad(h.length), ...f.map((p) => p.upper)], borderColor: "transparent", backgroundColor: COLORS.band, pointRadius: 0, fill: "-1" },
           ],
@@ -93,7 +121,7 @@ export default {
         `Store <strong>${store}</strong>: ${h.length} weeks of history to ${esc(h.length ? h[h.length - 1].Date : "–")}, `
         + `forecast of ${f.length} weeks to ${esc(f.length ? f[f.length - 1].Date : "–")} with a ${level}% interval `
         + `(last forecast week: ${money(f[f.length - 1].Sales)}, ${money(f[f.length - 1].lower)} to ${money(f[f.length - 1].upper)}). `
-        + `Model <code>${esc(fc.model_version)}</code>.`;
+        + `Forecaster <code data-forecast-model>${esc(fc.model)}</code>, model <code>${esc(fc.model_version)}</code>.`;
       root.querySelector("#sales-forecast-table").innerHTML = dataTable("Forecast", ["week ending", "forecast", `lower ${level}%`, `upper ${level}%`],
         f.map((p) => [p.Date, money(p.Sales), money(p.lower), money(p.upper)]));
       resultBox.dataset.store = String(store);
@@ -118,6 +146,15 @@ export default {
         Lag features from the ${r.lags_from === "forecast" ? "ARIMA forecast (the week is after the history)" : "actual history"}.
         Model <code>${esc(r.model_version)}</code>.</p>`;
     });
+
+    (async () => {
+      const box = root.querySelector("#sales-served-body");
+      try {
+        html(box, servedCard((await api("/api/sales/model")).metrics));
+      } catch (error) {
+        html(box, `<p class="error" role="alert">The model's backtest is unavailable: ${esc(error.message)}</p>`);
+      }
+    })();
 
     (async () => {
       try {
