@@ -225,3 +225,26 @@ def test_predict_past_the_history_uses_no_future_exogenous_values():
 def test_same_seed_gives_byte_identical_artifacts(tmp_path):
     files = assert_reproducible(train.main, ["--stores", "1,2", "--seed", "5"], tmp_path)
     assert {"forecast.json", "history.json", "arima.json", "random_forest.onnx", "xgboost.onnx"} <= set(files)
+
+
+@pytest.mark.parametrize("make", [lambda: GlobalGBM(seed=2), Arima, GlobalLinear,
+                                  lambda: train.baselines()[1], lambda: train.baselines()[2]])
+def test_every_servable_forecaster_serves_what_it_forecast_in_training(sales_artifact, tmp_path, make):
+    """Whichever model the choice names, the artifact serves its forecasts (ONNX for the booster,
+    JSON for the rest): the export and serving paths of the models that were not chosen today."""
+    import shutil
+
+    folder = tmp_path / "build"
+    shutil.copytree(sales_artifact, folder)
+    frame = train.load_data(stores=[1, 2])
+    stores, weeks, sales = train.sales_matrix(frame)
+    stacked = train.stacked_frame(stores, weeks, sales, train.holiday_flags(frame))
+    future = train.future_frame(stores, weeks, sales.round(2))
+    model = make().fit(stacked)
+    spec = train.export_forecaster(model, folder, future)
+    spec["interval"] = json.loads((sales_artifact / "forecast.json").read_text())["interval"]
+    (folder / "forecast.json").write_text(json.dumps(spec))
+    served = SalesModel(folder, {"version": "test"})
+    assert served.forecast_model == model.name
+    got = np.concatenate([served.stores[s].forecast_mean for s in served.store_ids])
+    np.testing.assert_allclose(got, model.predict(future), rtol=1e-4 if model.name == "global_gbm" else 1e-6)
