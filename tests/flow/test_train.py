@@ -34,6 +34,9 @@ def test_manifest_metrics(flow_artifact):
     served = m["anomaly_choice"]["served"]
     assert config["anomaly_method"] == served == m["anomaly_summary"]["served"]
     assert config["anomaly_threshold"] == m["anomaly_validation"][served]["threshold"]
+    stable = [n for n, v in m["anomaly_validation"].items() if v.get("threshold_stable")]
+    assert served in stable or not stable
+    assert m["anomaly_choice"]["threshold_stable"] == (served in stable)
     t = m["anomaly_test"][served]
     assert t["recall_3min_ci95_lo"] <= t["recall_3min"] <= t["recall_3min_ci95_hi"]
     assert t["false_alarms_ci95_lo"] <= t["false_alarms_per_gate_hour"] <= t["false_alarms_ci95_hi"]
@@ -104,3 +107,24 @@ def test_retraining_with_the_same_seed_gives_identical_artifacts(tmp_path):
 
     files = assert_reproducible(train.main, ["--small", "--seed", "42"], tmp_path)
     assert {"flow.json", "manifest.json"} <= set(files)
+
+
+@pytest.mark.slow
+def test_the_test_regimes_take_no_part_in_any_choice():
+    """Scramble the held-out regimes' truth (waits and event labels): every choice stays the same."""
+    from services.flow import train
+
+    frame = train.frame_of(train.simulate_days(18, 7, True))
+    outcome, _ = train.evaluate_wait(frame, 7, 60)
+    anomaly, served, threshold, _ = train.evaluate_anomaly(frame, 7)
+    scrambled = frame.copy()
+    test = scrambled["split"] == "test"
+    rng = np.random.default_rng(0)
+    scrambled.loc[test, "wait"] = rng.permutation(scrambled.loc[test, "wait"].to_numpy()) * 3.0
+    scrambled.loc[test, "onset_label"] = 1 - scrambled.loc[test, "onset_label"]
+    scrambled.loc[test, "label"] = 1 - scrambled.loc[test, "label"]
+    outcome2, _ = train.evaluate_wait(scrambled, 7, 60)
+    anomaly2, served2, threshold2, _ = train.evaluate_anomaly(scrambled, 7)
+    assert outcome2.choice.chosen == outcome.choice.chosen and outcome2.validation == outcome.validation
+    assert (served2, threshold2) == (served, threshold) and anomaly2["validation"] == anomaly["validation"]
+    assert outcome2.test != outcome.test   # the test table did read the scrambled rows
