@@ -23,6 +23,7 @@ from .features import (FEATURE_NAMES, Known, Match, Played, feature_vector, inte
 
 MATCH_SCORE = 88.0      # rapidfuzz WRatio (0..100) a name needs to be taken as a known stadium or team
 SUGGESTIONS = 5
+RESOLVED_CACHE = 4096   # distinct stadium names remembered per worker
 MAX_DAYS_AHEAD = 45     # a date further from the tournament's last matchday is not a match of it
 
 
@@ -52,6 +53,7 @@ class ForecastModel:
         self.teams: list[str] = tables["teams"]
         self.team_summary: dict[str, dict[str, Any]] = tables["team_summary"]
         self.team_aliases: dict[str, str] = tables["team_aliases"]
+        self._resolved: dict[str, tuple[str, str | None]] = {}
         # What a stadium name is matched against: names, aliases, cities, and "name city".
         self._stadium_keys: dict[str, str] = {}
         for name, entry in self.stadiums.items():
@@ -72,6 +74,16 @@ class ForecastModel:
         return sorted(best.items(), key=lambda ts: (-ts[1], ts[0]))
 
     def resolve_stadium(self, text: str) -> tuple[str, str | None]:
+        """A known stadium for a name as a client sends it, and a note on how it was found; a client
+        sends the same few names again and again, so the fuzzy answers (~1 ms each) are remembered."""
+        if text in self._resolved:
+            return self._resolved[text]
+        answer = self._resolve_stadium(text)
+        if len(self._resolved) < RESOLVED_CACHE:
+            self._resolved[text] = answer
+        return answer
+
+    def _resolve_stadium(self, text: str) -> tuple[str, str | None]:
         key = normalize(text)
         if key in self.stadium_aliases:
             return self.stadium_aliases[key], None
