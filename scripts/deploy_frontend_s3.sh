@@ -15,11 +15,15 @@ and sync it to the website bucket: the pinned vendor/ libraries with a long
 max-age first, then everything else (HTML, config.js and the app's own JS and
 CSS, whose names do not change between releases) with Cache-Control no-cache,
 so a new release and a new API URL are seen at once (ETags keep the recheck
-cheap), then delete objects no longer in frontend/.
+cheap), then delete objects no longer in frontend/. Behind CloudFront, an
+invalidation of /* follows, so the edge caches drop the old release at once.
 
 Options:
   --bucket NAME        website bucket (default: terraform output website_bucket)
   --api-url URL        API base URL (default: terraform output api_base_url)
+  --distribution-id ID CloudFront distribution to invalidate (default: terraform
+                       output cloudfront_distribution_id when --bucket is not
+                       given; none in the S3 website mode)
   --region REGION      AWS region (default: AWS_REGION, then terraform output region)
   --frontend DIR       static site to publish (default: frontend/)
   --asset-max-age SEC  Cache-Control max-age of the pinned vendor/ libraries
@@ -31,11 +35,12 @@ AWS_ENDPOINT_URL, when set, sends every call to that S3-compatible endpoint.
 USAGE
 }
 
-bucket="" api_url="" region="" frontend="$REPO_ROOT/frontend" max_age=604800 stage_only=""
+bucket="" api_url="" region="" frontend="$REPO_ROOT/frontend" max_age=604800 stage_only="" distribution=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --bucket) bucket="${2:?--bucket needs a value}"; shift 2 ;;
     --api-url) api_url="${2:?--api-url needs a value}"; shift 2 ;;
+    --distribution-id) distribution="${2:?--distribution-id needs a value}"; shift 2 ;;
     --region) region="${2:?--region needs a value}"; shift 2 ;;
     --frontend) frontend="${2:?--frontend needs a value}"; shift 2 ;;
     --asset-max-age) max_age="${2:?--asset-max-age needs a value}"; shift 2 ;;
@@ -66,7 +71,10 @@ log "staged $frontend with config.js -> $api_url"
 [[ -n "$stage_only" ]] && exit 0
 
 require_cmd aws
-[[ -n "$bucket" ]] || bucket="$(tf_output website_bucket)"
+if [[ -z "$bucket" ]]; then
+  bucket="$(tf_output website_bucket)"
+  [[ -n "$distribution" ]] || distribution="$(tf_output_optional cloudfront_distribution_id)"
+fi
 AWS_DEFAULT_REGION="$(resolve_region "$region")"
 export AWS_DEFAULT_REGION
 
@@ -80,3 +88,9 @@ aws_cli s3 sync --only-show-errors "$stage/" "s3://$bucket/" \
 # their Cache-Control) from being redone.
 aws_cli s3 sync --only-show-errors --delete --size-only "$stage/" "s3://$bucket/"
 log "published to s3://$bucket/ (API $api_url)"
+
+if [[ -n "$distribution" ]]; then
+  invalidation="$(aws_cli cloudfront create-invalidation --distribution-id "$distribution" --paths '/*' \
+    --query 'Invalidation.Id' --output text)"
+  log "invalidated /* on CloudFront distribution $distribution ($invalidation)"
+fi

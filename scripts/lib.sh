@@ -3,7 +3,9 @@
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 REGISTRY_FILE="${REGISTRY_FILE:-$REPO_ROOT/services/registry.json}"
-TF_DIR="${TF_DIR:-$REPO_ROOT/terraform}"
+# The Terraform configuration of the environment (an examples/<env>/ directory
+# or your own copy of one); its outputs fill in what is not passed as options.
+TF_DIR="${TF_DIR:-$REPO_ROOT/terraform/examples/dev}"
 
 log() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -56,13 +58,44 @@ check_services() {
   done
 }
 
-# `terraform output -raw NAME` from the platform root, for values not given
-# as arguments.
+# One output of the environment in TF_DIR, for values not given as arguments:
+# a top-level output, or one of the platform module's (the examples export
+# the module as `platform`). Fails, naming what is missing, when there is no
+# state, no such output, or it is null or empty; `terraform output -raw`
+# would print "No outputs found" and exit 0 when nothing was applied.
 tf_output() {
+  local name="$1" outputs
   command -v terraform >/dev/null 2>&1 \
-    || die "terraform is not on PATH; pass the value as an argument instead of reading 'terraform output $1'"
-  terraform -chdir="$TF_DIR" output -raw "$1" 2>/dev/null \
-    || die "'terraform output $1' failed in $TF_DIR; apply the stack first or pass the value as an argument"
+    || die "terraform is not on PATH; pass the value as an argument instead of reading 'terraform output $name'"
+  outputs="$(terraform -chdir="$TF_DIR" output -json 2>/dev/null)" \
+    || die "'terraform output' failed in $TF_DIR; run terraform init there, or pass the value as an argument"
+  python3 -c '
+import json, sys
+name, where = sys.argv[1], sys.argv[2]
+outputs = json.loads(sys.stdin.read() or "{}")
+if not outputs:
+    sys.exit(f"error: no Terraform outputs in {where} (nothing applied there, or another TF_DIR is meant); apply it or pass the value as an argument")
+platform = (outputs.get("platform") or {}).get("value") or {}
+if name in outputs:
+    value = outputs[name]["value"]
+elif name in platform:
+    value = platform[name]
+else:
+    sys.exit(f"error: {where} has no output {name!r}")
+if value is None or value == "" or value == {} or value == []:
+    sys.exit(f"error: output {name!r} of {where} is empty")
+print(value if isinstance(value, str) else json.dumps(value))
+' "$name" "$TF_DIR" <<<"$outputs" || exit 1
+}
+
+# Like tf_output, but a null output prints nothing instead of failing (for
+# what a configuration may leave out, e.g. the CloudFront distribution).
+tf_output_optional() {
+  local value
+  value="$( (tf_output "$1") 2>&1)" && { printf '%s\n' "$value"; return 0; }
+  [[ "$value" == *"is empty"* ]] && return 0
+  printf '%s\n' "$value" >&2
+  exit 1
 }
 
 # Region: argument, then AWS_REGION / AWS_DEFAULT_REGION, then terraform output.

@@ -1,11 +1,18 @@
-# The platform: one VPC, one shared ALB, one Fargate service per entry of
-# services/registry.json. Nothing in this directory lists services by hand.
+# The platform as one module: a VPC, one shared ALB, one Fargate service per
+# entry of services/registry.json, the UI, alarms. Nothing here lists services
+# by hand, and nothing here configures a provider: the caller does (see
+# examples/), so this module can be called with for_each, count and depends_on.
+
+data "aws_region" "current" {}
+
+data "aws_partition" "current" {}
 
 locals {
   registry = jsondecode(file("${path.module}/../services/registry.json"))
   services = { for s in local.registry.services : s.name => s }
 
   prefix = "${var.name}-${var.environment}"
+  region = data.aws_region.current.name
 
   tags = merge(
     {
@@ -16,6 +23,10 @@ locals {
     var.tags,
   )
 
+  # Task counts: the registry's, raised to the environment's floor.
+  min_tasks = { for k, s in local.services : k => max(s.min_tasks, var.minimum_tasks) }
+  max_tasks = { for k, s in local.services : k => max(s.max_tasks, local.min_tasks[k]) }
+
   # The registry gives each service "models/<name>"; the app wants the store
   # root and appends "/<service>/" itself, so every task gets s3://<bucket>/models
   # and reads only models/<name>/ (which its task role is limited to).
@@ -23,9 +34,15 @@ locals {
 
   flow_enabled = var.flow_state_service != null && contains(keys(local.services), coalesce(var.flow_state_service, "-"))
 
-  api_base_url = var.api_domain_name != null ? "https://${var.api_domain_name}" : "${var.certificate_arn != null ? "https" : "http"}://${module.alb.dns_name}"
+  # The DynamoDB calls services/flow/state.py makes (DynamoStateStore):
+  # put_item, get_item, update_item, batch_get_item, scan, describe_table.
+  # tests/infra reads the code and fails when this list and the code disagree.
+  flow_state_actions = ["BatchGetItem", "DescribeTable", "GetItem", "PutItem", "Scan", "UpdateItem"]
 
-  cors_origins = join(",", concat([module.s3.website_url], var.extra_cors_origins))
+  https        = var.certificate_arn != null
+  api_base_url = var.api_domain_name != null ? "https://${var.api_domain_name}" : "${local.https ? "https" : "http"}://${module.alb.dns_name}"
+
+  cors_origins = join(",", concat([module.website.url], var.extra_cors_origins))
 }
 
 module "vpc" {
@@ -35,17 +52,30 @@ module "vpc" {
   cidr               = var.vpc_cidr
   az_count           = var.az_count
   zone_names         = var.availability_zones
-  region             = var.region
+  region             = local.region
   flow_log_retention = var.log_retention_days
-  tags               = var.tags
+  tags               = local.tags
 }
 
 module "s3" {
   source = "./modules/s3"
 
-  name          = local.prefix
-  force_destroy = var.force_destroy
-  tags          = var.tags
+  name               = local.prefix
+  log_retention_days = var.log_retention_days
+  force_destroy      = var.force_destroy
+  tags               = local.tags
+}
+
+module "website" {
+  source = "./modules/website"
+
+  name            = local.prefix
+  mode            = var.ui_hosting
+  aliases         = var.ui_aliases
+  certificate_arn = var.ui_certificate_arn
+  logs_bucket     = module.s3.logs_bucket_name
+  force_destroy   = var.force_destroy
+  tags            = local.tags
 }
 
 module "ecr" {
@@ -54,7 +84,7 @@ module "ecr" {
   name          = local.prefix
   repositories  = keys(local.services)
   force_destroy = var.force_destroy
-  tags          = var.tags
+  tags          = local.tags
 }
 
 module "dynamodb" {
@@ -63,8 +93,12 @@ module "dynamodb" {
 
   name                = "${local.prefix}-${var.flow_state_service}-state"
   deletion_protection = !var.force_destroy
-  tags                = var.tags
+  tags                = local.tags
 }
+
+# Monitoring stores (observed outcomes, drift profiles) will come per service
+# beside the flow table: a module here, its ARN into module.iam (like
+# state_tables) and its name into the service environment below.
 
 module "iam" {
   source = "./modules/iam"
@@ -72,8 +106,10 @@ module "iam" {
   name              = local.prefix
   models_bucket_arn = module.s3.models_bucket_arn
   services          = { for k, s in local.services : k => { model_prefix = s.model_prefix } }
-  dynamodb_tables   = local.flow_enabled ? { (var.flow_state_service) = module.dynamodb[0].table_arn } : {}
-  tags              = var.tags
+  state_tables = local.flow_enabled ? {
+    (var.flow_state_service) = { arn = module.dynamodb[0].table_arn, actions = local.flow_state_actions }
+  } : {}
+  tags = local.tags
 }
 
 module "alb" {
@@ -86,7 +122,9 @@ module "alb" {
   allowed_ingress_cidrs = var.allowed_ingress_cidrs
   certificate_arn       = var.certificate_arn
   deletion_protection   = var.alb_deletion_protection
-  tags                  = var.tags
+  access_logs_bucket    = module.s3.logs_bucket_name
+  access_logs_prefix    = module.s3.alb_log_prefix
+  tags                  = local.tags
 
   services = {
     for k, s in local.services : k => {
@@ -106,7 +144,7 @@ resource "aws_ecs_cluster" "this" {
     value = "enabled"
   }
 
-  tags = var.tags
+  tags = local.tags
 }
 
 resource "aws_ecs_cluster_capacity_providers" "this" {
@@ -120,12 +158,14 @@ resource "aws_ecs_cluster_capacity_providers" "this" {
 }
 
 module "service" {
-  source   = "./modules/ecs_service"
-  for_each = local.services
+  source = "./modules/ecs_service"
+  # create_services = false on the very first apply: everything else exists,
+  # so images and models can be pushed before any task tries to start.
+  for_each = var.create_services ? local.services : {}
 
   name         = each.key
   name_prefix  = local.prefix
-  region       = var.region
+  region       = local.region
   cluster_arn  = aws_ecs_cluster.this.arn
   cluster_name = aws_ecs_cluster.this.name
 
@@ -133,18 +173,21 @@ module "service" {
   port         = each.value.port
   cpu          = each.value.cpu
   memory       = each.value.memory
-  min_tasks    = each.value.min_tasks
-  max_tasks    = each.value.max_tasks
+  min_tasks    = local.min_tasks[each.key]
+  max_tasks    = local.max_tasks[each.key]
   model_prefix = each.value.model_prefix
 
-  cpu_target_percent = var.cpu_target_percent
-  log_retention_days = var.log_retention_days
+  cpu_target_percent    = var.cpu_target_percent
+  log_retention_days    = var.log_retention_days
+  wait_for_steady_state = var.wait_for_steady_state
+  deployment_timeout    = var.deployment_timeout
 
   vpc_id                  = module.vpc.vpc_id
   subnet_ids              = module.vpc.private_subnet_ids
   alb_security_group_id   = module.alb.security_group_id
   target_group_arn        = module.alb.target_group_arns[each.key]
   s3_prefix_list_id       = module.vpc.s3_prefix_list_id
+  dynamodb_egress         = local.flow_enabled && each.key == var.flow_state_service
   dynamodb_prefix_list_id = module.vpc.dynamodb_prefix_list_id
   vpc_cidr                = module.vpc.vpc_cidr
 
@@ -157,7 +200,7 @@ module "service" {
       MODEL_CACHE_DIR       = "/tmp/model-cache"
       MODEL_REFRESH_SECONDS = tostring(var.model_refresh_seconds)
       CORS_ORIGINS          = local.cors_origins
-      AWS_REGION            = var.region
+      AWS_REGION            = local.region
       PORT                  = tostring(each.value.port)
     },
     local.flow_enabled && each.key == var.flow_state_service ? {
@@ -166,5 +209,23 @@ module "service" {
     } : {},
   )
 
-  tags = var.tags
+  tags = local.tags
+}
+
+module "alarms" {
+  source = "./modules/alarms"
+
+  name                     = local.prefix
+  load_balancer_arn_suffix = module.alb.arn_suffix
+  metric_namespace         = "${var.name}/${var.environment}"
+  email_endpoints          = var.alarm_emails
+  thresholds               = var.alarm_thresholds
+  tags                     = local.tags
+
+  services = {
+    for k, svc in module.service : k => {
+      target_group_arn_suffix = module.alb.target_group_arn_suffixes[k]
+      log_group_name          = svc.log_group_name
+    }
+  }
 }

@@ -1,6 +1,16 @@
+output "region" {
+  description = "AWS region of the deployment (read by the scripts)."
+  value       = local.region
+}
+
 output "alb_dns_name" {
-  description = "DNS name of the shared application load balancer."
+  description = "DNS name of the shared application load balancer (point api_domain_name at it)."
   value       = module.alb.dns_name
+}
+
+output "alb_zone_id" {
+  description = "Route 53 zone of the load balancer, for an alias record of api_domain_name."
+  value       = module.alb.zone_id
 }
 
 output "api_base_url" {
@@ -8,14 +18,19 @@ output "api_base_url" {
   value       = local.api_base_url
 }
 
-output "website_url" {
-  description = "URL of the S3 static website that serves the UI."
-  value       = module.s3.website_url
+output "ui_url" {
+  description = "Where operators open the UI (CloudFront, or the S3 website endpoint in dev)."
+  value       = module.website.url
 }
 
 output "website_bucket" {
   description = "Bucket that holds the UI (scripts/deploy_frontend_s3.sh syncs frontend/ into it)."
-  value       = module.s3.website_bucket_name
+  value       = module.website.bucket_name
+}
+
+output "cloudfront_distribution_id" {
+  description = "Distribution in front of the UI bucket (null with ui_hosting = s3-website); invalidated after a UI deploy."
+  value       = module.website.distribution_id
 }
 
 output "models_bucket" {
@@ -26,6 +41,11 @@ output "models_bucket" {
 output "model_store_uri" {
   description = "MODEL_STORE_URI given to every service (the store root; services append /<service>/)."
   value       = "s3://${module.s3.models_bucket_name}/models"
+}
+
+output "logs_bucket" {
+  description = "Bucket with the ALB access logs (alb/) and the S3 server access logs (s3/<bucket>/)."
+  value       = module.s3.logs_bucket_name
 }
 
 output "ecr_repository_urls" {
@@ -48,7 +68,12 @@ output "ecs_cluster_name" {
   value       = aws_ecs_cluster.this.name
 }
 
-output "region" {
-  description = "AWS region of the deployment (read by the scripts)."
-  value       = var.region
+output "service_names" {
+  description = "ECS service per registry service (empty while create_services = false)."
+  value       = { for k, s in module.service : k => s.service_name }
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic every alarm notifies."
+  value       = module.alarms.topic_arn
 }

@@ -19,16 +19,6 @@ variable "environment" {
   }
 }
 
-variable "region" {
-  description = "AWS region to deploy into, e.g. eu-west-1."
-  type        = string
-
-  validation {
-    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
-    error_message = "region must look like an AWS region name, e.g. eu-west-1."
-  }
-}
-
 variable "vpc_cidr" {
   description = "CIDR block of the VPC; split into public (ALB) and private (tasks, endpoints) subnets."
   type        = string
@@ -52,14 +42,9 @@ variable "az_count" {
 }
 
 variable "availability_zones" {
-  description = "Zone names the subnets may use (null: <region>a, <region>b, <region>c); the first az_count available ones are used."
+  description = "Zone names the subnets may use (null: <region>a, <region>b, <region>c of the provider's region); the first az_count available ones are used."
   type        = list(string)
   default     = null
-
-  validation {
-    condition     = var.availability_zones == null || alltrue([for z in coalesce(var.availability_zones, []) : startswith(z, var.region)])
-    error_message = "availability_zones must be zones of var.region."
-  }
 }
 
 variable "image_tag" {
@@ -83,14 +68,25 @@ variable "image_tags" {
   }
 }
 
+variable "create_services" {
+  description = "Create the ECS services (and what belongs to them). Set false for the very first apply of an environment, before any image is pushed: everything else is created and every output is saved."
+  type        = bool
+  default     = true
+}
+
 variable "certificate_arn" {
-  description = "ACM certificate ARN for the ALB. When set, the ALB serves HTTPS on 443 and redirects HTTP to it; when null, it serves plain HTTP (development only)."
+  description = "ACM certificate (in the stack's region) for the ALB's HTTPS listener on 443; port 80 then only redirects to it. Required outside dev; null serves plain HTTP (development only)."
   type        = string
   default     = null
 
   validation {
     condition     = var.certificate_arn == null || can(regex("^arn:aws[a-z-]*:acm:[a-z0-9-]+:[0-9]{12}:certificate/.+$", var.certificate_arn))
     error_message = "certificate_arn must be null or an ACM certificate ARN."
+  }
+
+  validation {
+    condition     = var.certificate_arn != null || var.environment == "dev"
+    error_message = "staging and prod serve the API over HTTPS only: set certificate_arn (an ACM certificate for api_domain_name)."
   }
 }
 
@@ -103,6 +99,80 @@ variable "api_domain_name" {
     condition     = var.api_domain_name == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.api_domain_name))
     error_message = "api_domain_name must be null or a lowercase DNS name."
   }
+}
+
+variable "ui_hosting" {
+  description = "How the UI is served: cloudfront (private bucket, origin access control, HTTPS; required outside dev) or s3-website (public HTTP website endpoint; development)."
+  type        = string
+  default     = "cloudfront"
+
+  validation {
+    condition     = contains(["cloudfront", "s3-website"], var.ui_hosting)
+    error_message = "ui_hosting must be cloudfront or s3-website."
+  }
+
+  validation {
+    condition     = var.ui_hosting == "cloudfront" || var.environment == "dev"
+    error_message = "Only dev may serve the UI from the public S3 website endpoint; staging and prod use cloudfront."
+  }
+}
+
+variable "ui_aliases" {
+  description = "Custom domain names of the UI's CloudFront distribution (need ui_certificate_arn)."
+  type        = list(string)
+  default     = []
+}
+
+variable "ui_certificate_arn" {
+  description = "ACM certificate in us-east-1 covering ui_aliases; null uses CloudFront's *.cloudfront.net name and certificate."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = (var.ui_certificate_arn == null) == (length(var.ui_aliases) == 0)
+    error_message = "ui_aliases and ui_certificate_arn go together: set both or neither."
+  }
+}
+
+variable "minimum_tasks" {
+  description = "Floor on every service's task count (the registry's min_tasks is raised to it). At least 2 outside dev, so each service survives a task or a zone going away."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.minimum_tasks >= 1 && (var.minimum_tasks >= 2 || var.environment == "dev")
+    error_message = "minimum_tasks must be at least 1, and at least 2 in staging and prod."
+  }
+}
+
+variable "wait_for_steady_state" {
+  description = "Make apply wait until every changed service runs its new tasks healthily, and fail when it does not."
+  type        = bool
+  default     = true
+}
+
+variable "deployment_timeout" {
+  description = "How long apply waits for a service's deployment to become steady before it fails (e.g. 20m)."
+  type        = string
+  default     = "20m"
+}
+
+variable "alarm_emails" {
+  description = "E-mail addresses subscribed to the alarm topic."
+  type        = list(string)
+  default     = []
+}
+
+variable "alarm_thresholds" {
+  description = "Alarm thresholds (see modules/alarms): elb_5xx_count, target_5xx_count per minute, unhealthy_minutes, p99_latency_seconds, model_load_failures per 5 minutes."
+  type = object({
+    elb_5xx_count       = optional(number, 5)
+    target_5xx_count    = optional(number, 5)
+    unhealthy_minutes   = optional(number, 3)
+    p99_latency_seconds = optional(number, 1)
+    model_load_failures = optional(number, 1)
+  })
+  default = {}
 }
 
 variable "alb_deletion_protection" {
@@ -156,7 +226,7 @@ variable "cpu_target_percent" {
 }
 
 variable "extra_cors_origins" {
-  description = "Origins allowed by CORS in addition to the S3 website (e.g. a custom UI domain)."
+  description = "Origins allowed by CORS in addition to the UI's own (e.g. a local development UI)."
   type        = list(string)
   default     = []
 
@@ -179,7 +249,7 @@ variable "force_destroy" {
 }
 
 variable "tags" {
-  description = "Extra tags applied to every resource (merged into the provider's default_tags)."
+  description = "Extra tags applied to every resource (beside Project, Environment and ManagedBy)."
   type        = map(string)
   default     = {}
 }

@@ -17,19 +17,33 @@ What this adds, and so what the apply tier emulates rather than exercises:
   separated): then it stays at zero running tasks, a release that never gets
   healthy, so a test can watch the provider's steady-state wait give up.
 
+- S3 `PutBucketLogging`: moto checks the target bucket's policy itself and
+  crashes on a statement whose Principal is the string "*" (any TLS-only
+  Deny), and accepts only a Resource equal to `<bucket>/<prefix>*` or
+  `<bucket>/*`. Here the same check (an Allow of s3:PutObject for the logging
+  service principal) matches the Resource as the wildcard pattern it is.
+
+- CloudFront distribution configs read back as written: moto forgets an
+  origin's `OriginAccessControlId`, adds `ForwardedValues` to a cache
+  behaviour that uses a cache policy, and `SSLSupportMethod` to the default
+  certificate, each a diff on every plan.
+
 Everything else is moto as released; `MOTO_IAM_LOAD_MANAGED_POLICIES=true`
 must be set by the caller so `AmazonECSTaskExecutionRolePolicy` exists.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import sys
 
 from moto.applicationautoscaling import models as aas_models
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
+from moto.cloudfront import models as cloudfront_models
 from moto.ecs import models as ecs_models
+from moto.s3 import models as s3_models
 
 
 # --------------------------------------------------------------------------
@@ -140,6 +154,51 @@ def update_service(self, *args, **kwargs):
     return service
 
 
+# --------------------------------------------------------------------------
+# S3 server access logging: the target bucket's policy, read as IAM reads it
+# --------------------------------------------------------------------------
+def _log_permissions_enabled_policy(target_bucket, target_prefix) -> bool:
+    if not target_bucket.policy:
+        return False
+    wanted = f"arn:{target_bucket.partition}:s3:::{target_bucket.name}/{target_prefix or ''}x"
+    for st in json.loads(target_bucket.policy.decode())["Statement"]:
+        principal = st.get("Principal")
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        actions = st.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = st.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if (st.get("Effect") == "Allow" and s3_models.LOGGING_SERVICE_PRINCIPAL in services
+                and "s3:PutObject" in actions and any(fnmatch.fnmatchcase(wanted, r) for r in resources)):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# CloudFront: keep what the provider sent, add nothing it did not
+# --------------------------------------------------------------------------
+_origin_init = cloudfront_models.Origin.__init__
+_behaviour_init = cloudfront_models.DefaultCacheBehaviour.__init__
+_certificate_init = cloudfront_models.ViewerCertificate.__init__
+
+
+def origin_init(self, origin):
+    _origin_init(self, origin)
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+
+def behaviour_init(self, config):
+    _behaviour_init(self, config)
+    if config.get("CachePolicyId") and "ForwardedValues" not in config:
+        self.forwarded_values = None
+
+
+def certificate_init(self, config):
+    _certificate_init(self, config)
+    self.ssl_support_method = config.get("SSLSupportMethod")
+
+
 def install() -> None:
     ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource
     ApplicationAutoScalingResponse.tag_resource = tag_resource
@@ -148,6 +207,10 @@ def install() -> None:
     aas_models.ApplicationAutoscalingBackend.deregister_scalable_target = deregister_scalable_target
     ecs_models.EC2ContainerServiceBackend.create_service = create_service
     ecs_models.EC2ContainerServiceBackend.update_service = update_service
+    cloudfront_models.Origin.__init__ = origin_init
+    cloudfront_models.DefaultCacheBehaviour.__init__ = behaviour_init
+    cloudfront_models.ViewerCertificate.__init__ = certificate_init
+    s3_models.FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)
 
 
 def main(argv: list[str] | None = None) -> None:

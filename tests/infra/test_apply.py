@@ -1,17 +1,23 @@
-"""Terraform applied for real: `init` offline from the provider mirror,
-`apply` of the deployable example against a moto server on 127.0.0.1, the
-created resources read back with boto3 and checked against
+"""Terraform applied for real: `init` offline from the provider mirror with the
+committed lock file, the production example applied against a moto server on
+127.0.0.1 the way docs/deployment.md does it (first without services, then
+everything), the created resources read back with boto3 and checked against
 services/registry.json, a second apply after which `plan -detailed-exitcode`
-is clean, and `destroy` leaving an empty state.
+is clean, a release that never gets healthy, a port change in the registry,
+and `destroy` leaving an empty state. The deploy scripts run against the
+same state and endpoint.
 
-Emulated (moto has no compute and lacks a few calls; see tests/infra/moto_aws.py):
-ECS tasks are never started, a service simply reports its desired count as
-running; Application Auto Scaling tagging is answered by the extension. Not
-covered: anything only AWS decides (quotas, IAM propagation, service-linked
-roles, whether an image really starts)."""
+Emulated (moto has no compute and lacks a few calls; tests/infra/moto_aws.py
+says exactly what): ECS tasks never start, a service reports its desired count
+as running, or none for an image tag marked failing; Application Auto Scaling
+tagging; S3 logging-permission and CloudFront config round trips. The TLS
+certificate is a self-signed one imported into moto's ACM. Not covered:
+anything only AWS decides (quotas, IAM propagation, service-linked roles,
+whether an image really starts, e-mail confirmation of the alarm topic)."""
 
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import json
 import os
@@ -24,15 +30,18 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, TERRAFORM, _free_port, load_registry, provider_mirror, terraform_cli_config, terraform_command
+from .conftest import (REPO, SCRIPTS, TERRAFORM, _free_port, find_tool, load_registry, provider_mirror,
+                       terraform_cli_config, terraform_command)
 
 pytestmark = pytest.mark.slow
 
 REGISTRY = {s["name"]: s for s in load_registry()}
 REGION = "eu-west-1"
-EXAMPLE = "examples/dev"
+EXAMPLE = "examples/prod"
 IMAGE_TAG = "apply-test-1"
-PREFIX = "mlplat-dev"
+FAILING_TAG = "never-healthy-1"
+PREFIX = "mlplat-prod"
+API_DOMAIN = "api.example.test"
 
 # What moto forgets on create and keeps on update, so the first re-plan shows
 # in-place updates of exactly these attributes and nothing else.
@@ -47,8 +56,8 @@ class Terraform:
     """The Terraform CLI in one working directory, with an environment that
     points every AWS call at moto and knows nothing of the caller's AWS setup."""
 
-    def __init__(self, command: list[str], workdir: Path, env: dict[str, str]):
-        self.command, self.workdir, self.env = command, workdir, env
+    def __init__(self, command: list[str], workdir: Path, env: dict[str, str], variables: dict[str, str]):
+        self.command, self.workdir, self.env, self.variables = command, workdir, env, variables
         self.timings: dict[str, float] = {}
 
     def run(self, *args: str, label: str | None = None, ok=(0,), timeout: int = 900) -> subprocess.CompletedProcess:
@@ -57,14 +66,17 @@ class Terraform:
                                 capture_output=True, text=True, timeout=timeout)
         if label:
             self.timings[label] = round(time.monotonic() - started, 1)
-        assert result.returncode in ok, f"terraform {' '.join(args)} -> {result.returncode}\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+        assert result.returncode in ok, (f"terraform {' '.join(args)} -> {result.returncode}\n"
+                                         f"{result.stdout[-6000:]}\n{result.stderr[-6000:]}")
         return result
 
-    def var_args(self) -> list[str]:
-        return ["-input=false", "-no-color", "-var", f"image_tag={IMAGE_TAG}"]
+    def var_args(self, **overrides: str) -> list[str]:
+        merged = {**self.variables, **overrides}
+        return ["-input=false", "-no-color", *(a for k, v in merged.items() for a in ("-var", f"{k}={v}"))]
 
     def outputs(self) -> dict:
-        return {k: v["value"] for k, v in json.loads(self.run("output", "-json").stdout).items()}
+        raw = {k: v["value"] for k, v in json.loads(self.run("output", "-json").stdout).items()}
+        return raw.get("platform", raw)
 
     def state_list(self) -> list[str]:
         result = self.run("state", "list", ok=(0, 1))
@@ -77,7 +89,7 @@ def moto_aws(tmp_path_factory):
     port = _free_port()
     log = tmp_path_factory.mktemp("moto-aws") / "moto.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(MOTO_IAM_LOAD_MANAGED_POLICIES="true")
+    env.update(MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ECS_FAILING_IMAGE_TAGS=FAILING_TAG)
     with open(log, "wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "tests.infra.moto_aws", "-H", "127.0.0.1", "-p", str(port)],
                                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -124,13 +136,34 @@ def boto(moto_aws):
 
     session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",  # pragma: allowlist secret
                                     region_name=REGION)
-    return lambda service: session.client(service, endpoint_url=moto_aws)
+    return lambda service, region=REGION: session.client(service, endpoint_url=moto_aws, region_name=region)
+
+
+def self_signed_certificate(boto) -> str:
+    """An ACM certificate for API_DOMAIN, as `aws acm import-certificate` makes one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, API_DOMAIN)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(API_DOMAIN)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    return boto("acm").import_certificate(
+        Certificate=cert.public_bytes(serialization.Encoding.PEM),
+        PrivateKey=key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()))["CertificateArn"]
 
 
 @pytest.fixture(scope="module")
-def stack(moto_aws, tmp_path_factory):
-    """The example applied once (init from the mirror, apply); yields the
-    Terraform handle with its outputs. The last test re-applies and destroys."""
+def stack(moto_aws, boto, tmp_path_factory):
+    """The production example after its first apply (create_services=false),
+    as docs/deployment.md runs it; later tests apply the rest."""
     mirror = provider_mirror()
     if mirror is None:
         pytest.skip("NO PROVIDER: hashicorp/aws cannot be downloaded here and no local mirror exists "
@@ -146,7 +179,7 @@ def stack(moto_aws, tmp_path_factory):
     shutil.copy(REPO / "services" / "registry.json", copy / "services" / "registry.json")
     workdir = copy / "terraform" / EXAMPLE
     # The one thing the test adds to the example: credentials moto accepts and
-    # path-style S3 (the endpoint is an IP address). Merged into the example's
+    # path-style S3 (the endpoint is an IP address), merged into the example's
     # own provider block as an override file.
     (workdir / "moto_override.tf").write_text(
         'provider "aws" {\n'
@@ -159,33 +192,84 @@ def stack(moto_aws, tmp_path_factory):
     )
     env = aws_env(moto_aws, root)
     env["TF_CLI_CONFIG_FILE"] = str(terraform_cli_config(root / "terraform.rc", mirror))
-    tf = Terraform(command, workdir, env)
-    tf.run("init", "-input=false", "-no-color", "-backend=false", label="init")
-    tf.run("apply", "-auto-approve", *tf.var_args(), label="apply")
-    tf.applied = tf.outputs()
+    variables = {"image_tag": IMAGE_TAG, "certificate_arn": self_signed_certificate(boto),
+                 "api_domain_name": API_DOMAIN, "deletion_protection": "false", "alarm_emails": '["oncall@example.test"]'}
+    tf = Terraform(command, workdir, env, variables)
+    tf.registry_copy = copy / "services" / "registry.json"
+    # -lockfile=readonly: the committed .terraform.lock.hcl must already name what init installs.
+    tf.run("init", "-input=false", "-no-color", "-backend=false", "-lockfile=readonly", label="init")
+    tf.run("apply", "-auto-approve", *tf.var_args(create_services="false"), label="first apply (no services)")
+    tf.first = tf.outputs()
     yield tf
     print(f"\napply tier timings (s): {tf.timings}")
 
 
+@pytest.fixture(scope="module")
+def applied(stack):
+    stack.run("apply", "-auto-approve", *stack.var_args(), label="apply (services)")
+    stack.applied = stack.outputs()
+    return stack
+
+
+def script(stack, name: str, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """A deploy script run as an operator runs it: TF_DIR at the environment,
+    the aws CLI and terraform on PATH, the moto endpoint."""
+    aws = find_tool("aws", venv="awscli", env_var="AWS_CLI")
+    terraform = find_tool("terraform", env_var="TERRAFORM")
+    if aws is None or terraform is None:
+        pytest.skip("the scripts need the aws CLI and a terraform binary on PATH")
+    env = dict(stack.env, TF_DIR=str(stack.workdir), **(extra_env or {}))
+    env["PATH"] = os.pathsep.join([str(Path(aws).parent), str(Path(terraform).parent), env.get("PATH", "")])
+    return subprocess.run(["bash", str(SCRIPTS / name), *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
 # --------------------------------------------------------------------------
-# what was created, read back through the AWS APIs
+# first apply: everything but the services, every output saved
 # --------------------------------------------------------------------------
-def test_every_registry_service_has_its_listener_rule_and_target_group(stack, boto):
+def test_first_apply_creates_no_service_but_saves_what_the_scripts_read(stack, boto):
+    first = stack.first
+    assert first["region"] == REGION
+    assert first["service_names"] == {}
+    assert first["ecr_repository_base"].endswith(f".amazonaws.com/{PREFIX}")
+    for key in ("models_bucket", "website_bucket", "api_base_url", "ecs_cluster_name"):
+        assert first[key], key
+    assert boto("ecs").list_services(cluster=first["ecs_cluster_name"])["serviceArns"] == []
+    repos = {r["repositoryName"] for r in boto("ecr").describe_repositories()["repositories"]}
+    assert {f"{PREFIX}/{name}" for name in REGISTRY} <= repos
+    # docs/deployment.md step 2 with nothing but TF_DIR: region and repository come from the outputs.
+    env = {k: "" for k in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    result = script(stack, "build_and_push_ecr.sh", "--dry-run", "--tag", IMAGE_TAG, extra_env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"{first['ecr_repository_base']}/" in result.stdout and f"--region {REGION}" in result.stdout
+
+
+# --------------------------------------------------------------------------
+# what the full apply created, read back through the AWS APIs
+# --------------------------------------------------------------------------
+def test_api_is_https_only_and_every_service_has_its_rule_and_target_group(applied, boto):
     elb = boto("elbv2")
-    lbs = elb.describe_load_balancers()["LoadBalancers"]
-    assert [lb["LoadBalancerName"] for lb in lbs] == [f"{PREFIX}-alb"]
-    lb = lbs[0]
-    listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
-    serving = [ls for ls in listeners if any(a["Type"] == "fixed-response" for a in ls["DefaultActions"])]
-    assert len(serving) == 1
-    rules = [r for r in elb.describe_rules(ListenerArn=serving[0]["ListenerArn"])["Rules"] if not r["IsDefault"]]
+    (lb,) = elb.describe_load_balancers()["LoadBalancers"]
+    assert lb["LoadBalancerName"] == f"{PREFIX}-alb"
+    listeners = {ls["Port"]: ls for ls in elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]}
+    assert set(listeners) == {80, 443}
+    (redirect,) = listeners[80]["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert (redirect["RedirectConfig"]["Protocol"], redirect["RedirectConfig"]["Port"],
+            redirect["RedirectConfig"]["StatusCode"]) == ("HTTPS", "443", "HTTP_301")
+    assert [r for r in elb.describe_rules(ListenerArn=listeners[80]["ListenerArn"])["Rules"] if not r["IsDefault"]] == []
+    https = listeners[443]
+    assert https["Protocol"] == "HTTPS" and https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert [c["CertificateArn"] for c in https["Certificates"]] == [applied.variables["certificate_arn"]]
+    assert applied.applied["api_base_url"] == f"https://{API_DOMAIN}"
+
+    rules = [r for r in elb.describe_rules(ListenerArn=https["ListenerArn"])["Rules"] if not r["IsDefault"]]
     by_pattern = {}
     for rule in rules:
         (cond,) = rule["Conditions"]
         (pattern,) = cond.get("PathPatternConfig", {}).get("Values") or cond["Values"]
         by_pattern[pattern] = rule
     assert set(by_pattern) == {f"{s['path_prefix']}/*" for s in REGISTRY.values()}
-
     groups = {tg["TargetGroupArn"]: tg for tg in elb.describe_target_groups()["TargetGroups"]}
     assert len(groups) == len(REGISTRY)
     for name, entry in REGISTRY.items():
@@ -195,57 +279,111 @@ def test_every_registry_service_has_its_listener_rule_and_target_group(stack, bo
         assert action["Type"] == "forward"
         tg = groups[action["TargetGroupArn"]]
         assert (tg["Port"], tg["Protocol"], tg["TargetType"]) == (entry["port"], "HTTP", "ip"), name
-        assert tg["HealthCheckPath"] == entry["health_path"], name
-        assert tg["Matcher"]["HttpCode"] == "200", name
-        assert tg["HealthCheckEnabled"] is True
+        assert tg["HealthCheckPath"] == entry["health_path"] and tg["Matcher"]["HttpCode"] == "200", name
+        assert tg["TargetGroupName"].startswith(name[:5] + "-") and tg["TargetGroupName"] != name[:5] + "-", name
 
 
-def test_every_registry_service_runs_its_task_definition_privately(stack, boto):
+def test_alb_access_logs_go_to_a_bucket_that_admits_elb_delivery(applied, boto):
+    elb, s3 = boto("elbv2"), boto("s3")
+    (lb,) = elb.describe_load_balancers()["LoadBalancers"]
+    attrs = {a["Key"]: a["Value"] for a in elb.describe_load_balancer_attributes(
+        LoadBalancerArn=lb["LoadBalancerArn"])["Attributes"]}
+    bucket = applied.applied["logs_bucket"]
+    assert (attrs["access_logs.s3.enabled"], attrs["access_logs.s3.bucket"], attrs["access_logs.s3.prefix"]) == (
+        "true", bucket, "alb")
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    log_key = f"arn:aws:s3:::{bucket}/alb/AWSLogs/123456789012/elasticloadbalancing/{REGION}/x.log.gz"
+    writers = [st for st in policy if st["Effect"] == "Allow" and "s3:PutObject" in _as_list(st["Action"])
+               and any(fnmatch.fnmatchcase(log_key, r) for r in _as_list(st["Resource"]))]
+    principals = [st["Principal"] for st in writers]
+    assert {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"} in principals
+    assert any(str(p.get("AWS", "")).endswith(":root") for p in principals)  # the regional ELB account
+    assert s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0][
+        "ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_bucket_logging(Bucket=applied.applied["models_bucket"])["LoggingEnabled"]["TargetBucket"] == bucket
+
+
+def test_ui_is_a_private_bucket_behind_cloudfront_with_origin_access_control(applied, boto):
+    s3, cf = boto("s3"), boto("cloudfront", "us-east-1")
+    bucket = applied.applied["website_bucket"]
+    pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(pab.values()), pab
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.get_bucket_website(Bucket=bucket)
+    dist_id = applied.applied["cloudfront_distribution_id"]
+    config = cf.get_distribution_config(Id=dist_id)["DistributionConfig"]
+    (origin,) = config["Origins"]["Items"]
+    assert origin["DomainName"].startswith(f"{bucket}.s3.") and origin["OriginAccessControlId"]
+    oac = cf.get_origin_access_control(Id=origin["OriginAccessControlId"])["OriginAccessControl"]
+    assert oac["OriginAccessControlConfig"]["SigningBehavior"] == "always"
+    assert config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert config["DefaultRootObject"] == "index.html"
+    arn = cf.get_distribution(Id=dist_id)["Distribution"]["ARN"]
+    statements = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    readers = [st for st in statements if st["Effect"] == "Allow"]
+    assert len(readers) == 1
+    assert readers[0]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert readers[0]["Condition"]["StringEquals"]["AWS:SourceArn"] == arn
+    assert applied.applied["ui_url"].startswith("https://") and applied.applied["ui_url"].endswith(".cloudfront.net")
+
+
+def test_every_service_runs_its_task_definition_privately_in_two_zones(applied, boto):
     ecs, ec2 = boto("ecs"), boto("ec2")
-    cluster = stack.applied.get("ecs_cluster_name", PREFIX)
+    cluster = applied.applied["ecs_cluster_name"]
     arns = ecs.list_services(cluster=cluster)["serviceArns"]
     services = {s["serviceName"]: s for s in ecs.describe_services(cluster=cluster, services=arns)["services"]}
-    assert set(services) == set(REGISTRY)
-    private = {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]}
-    assert len(private) >= 2
+    assert set(services) == set(REGISTRY) == set(applied.applied["service_names"])
+    subnets = ec2.describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]
+    private = {s["SubnetId"] for s in subnets}
+    assert len({s["AvailabilityZone"] for s in subnets}) >= 2
+    groups = {g["GroupId"]: g for g in ec2.describe_security_groups()["SecurityGroups"]}
     for name, entry in REGISTRY.items():
         service = services[name]
-        assert service["desiredCount"] >= entry["min_tasks"], name
+        assert service["desiredCount"] >= max(2, entry["min_tasks"]), name  # production: two tasks at least
         assert service["launchType"] == "FARGATE"
         net = service["networkConfiguration"]["awsvpcConfiguration"]
-        assert net["assignPublicIp"] == "DISABLED"
-        assert set(net["subnets"]) == private, name
-        # (moto keeps no deploymentConfiguration, so the circuit breaker is checked in the HCL only.)
+        assert net["assignPublicIp"] == "DISABLED" and set(net["subnets"]) == private, name
         (lb,) = service["loadBalancers"]
         assert (lb["containerName"], lb["containerPort"]) == (name, entry["port"])
+        # (moto keeps no deploymentConfiguration, so the circuit breaker is checked in the HCL only.)
+
+        (sg,) = net["securityGroups"]
+        # Egress to gateway endpoints: S3 for every service, DynamoDB for flow only.
+        prefix_lists = {pl.get("PrefixListId") for p in groups[sg]["IpPermissionsEgress"]
+                        for pl in p.get("PrefixListIds", [])}
+        assert len(prefix_lists) == (2 if name == "flow" else 1), (name, prefix_lists)
 
         task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
         assert task["family"] == f"{PREFIX}-{name}"
         assert (int(task["cpu"]), int(task["memory"])) == (entry["cpu"], entry["memory"]), name
-        assert task["requiresCompatibilities"] == ["FARGATE"] and task["networkMode"] == "awsvpc"
         (container,) = task["containerDefinitions"]
         assert container["image"].endswith(f"/{PREFIX}/{name}:{IMAGE_TAG}"), container["image"]
         assert container["portMappings"][0]["containerPort"] == entry["port"]
         assert container["readonlyRootFilesystem"] is True
         assert container["user"] != "0" and not container["user"].startswith("0:")
         env = {e["name"]: e["value"] for e in container["environment"]}
-        bucket = stack.applied["models_bucket"]
+        bucket = applied.applied["models_bucket"]
         assert env["MODEL_STORE_URI"] == f"s3://{bucket}/{entry['model_prefix'].rsplit('/', 1)[0]}"
         assert env["PORT"] == str(entry["port"])
+        assert env["CORS_ORIGINS"].split(",")[0] == applied.applied["ui_url"]
         assert ("FLOW_DYNAMODB_TABLE" in env) == (name == "flow"), name
-        assert task["taskRoleArn"] != task["executionRoleArn"]
         assert task["taskRoleArn"].endswith(f"role/{PREFIX}-{name}-task")
 
 
-def test_autoscaling_targets_follow_the_registry(stack, boto):
+def test_autoscaling_targets_follow_the_registry_with_the_production_floor(applied, boto):
     aas = boto("application-autoscaling")
     targets = {t["ResourceId"]: t for t in aas.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]}
-    cluster = stack.applied.get("ecs_cluster_name", PREFIX)
+    cluster = applied.applied["ecs_cluster_name"]
     for name, entry in REGISTRY.items():
         target = targets[f"service/{cluster}/{name}"]
-        assert (target["MinCapacity"], target["MaxCapacity"]) == (entry["min_tasks"], entry["max_tasks"]), name
+        low = max(2, entry["min_tasks"])
+        assert (target["MinCapacity"], target["MaxCapacity"]) == (low, max(low, entry["max_tasks"])), name
         tags = aas.list_tags_for_resource(ResourceARN=target["ScalableTargetARN"])["Tags"]
         assert tags.get("Service") == name
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def _statements(iam, role: str) -> list[dict]:
@@ -253,49 +391,55 @@ def _statements(iam, role: str) -> list[dict]:
     for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
         doc = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
         doc = json.loads(doc) if isinstance(doc, str) else doc
-        for st in doc["Statement"]:
-            statements.append(st)
+        statements.extend(doc["Statement"])
     assert not iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"], role
     return statements
 
 
-def _as_list(value) -> list:
-    return value if isinstance(value, list) else [value]
-
-
 def allowed(statements: list[dict], action: str, resource: str) -> bool:
-    """IAM's Allow evaluation for one action on one resource (no conditions
-    beyond those checked separately): any Allow statement whose action and
-    resource patterns match."""
-    for st in statements:
-        if st["Effect"] != "Allow":
-            continue
-        if any(fnmatch.fnmatchcase(action, a) for a in _as_list(st["Action"])) and \
-                any(fnmatch.fnmatchcase(resource, r) for r in _as_list(st["Resource"])):
-            return True
-    return False
+    """IAM's Allow for one action on one resource: an Allow statement whose
+    action and resource patterns match (conditions are checked separately)."""
+    return any(st["Effect"] == "Allow"
+               and any(fnmatch.fnmatchcase(action, a) for a in _as_list(st["Action"]))
+               and any(fnmatch.fnmatchcase(resource, r) for r in _as_list(st["Resource"]))
+               for st in statements)
 
 
-def test_each_task_role_reaches_only_its_own_model_prefix(stack, boto):
+def test_each_task_role_reaches_only_its_own_model_prefix(applied, boto):
     iam = boto("iam")
-    bucket_arn = f"arn:aws:s3:::{stack.applied['models_bucket']}"
+    bucket_arn = f"arn:aws:s3:::{applied.applied['models_bucket']}"
     for name, entry in REGISTRY.items():
         statements = _statements(iam, f"{PREFIX}-{name}-task")
         assert allowed(statements, "s3:GetObject", f"{bucket_arn}/{entry['model_prefix']}/v1/manifest.json"), name
         assert not allowed(statements, "s3:PutObject", f"{bucket_arn}/{entry['model_prefix']}/LATEST"), name
         for other, other_entry in REGISTRY.items():
             if other != name:
-                assert not allowed(statements, "s3:GetObject", f"{bucket_arn}/{other_entry['model_prefix']}/v1/manifest.json"), \
-                    (name, other)
+                assert not allowed(statements, "s3:GetObject",
+                                   f"{bucket_arn}/{other_entry['model_prefix']}/v1/manifest.json"), (name, other)
         listing = [st for st in statements if "s3:ListBucket" in _as_list(st["Action"])]
-        assert [st["Condition"]["StringLike"]["s3:prefix"] for st in listing] in (
-            [f"{entry['model_prefix']}/*"], [[f"{entry['model_prefix']}/*"]]), name
+        assert [_as_list(st["Condition"]["StringLike"]["s3:prefix"]) for st in listing] == [[f"{entry['model_prefix']}/*"]]
         for st in statements:
             assert all("*" not in a for a in _as_list(st["Action"])), (name, st)
             assert all(r != "*" for r in _as_list(st["Resource"])), (name, st)
 
 
-def test_execution_role_carries_only_the_managed_ecs_policy(stack, boto):
+def test_flow_role_has_exactly_the_dynamodb_calls_of_its_code(applied, boto):
+    from .test_terraform_static import dynamodb_calls_of_the_flow_state_store
+
+    iam = boto("iam")
+    table = boto("dynamodb").describe_table(TableName=applied.applied["flow_table"])["Table"]
+    statements = [st for st in _statements(iam, f"{PREFIX}-flow-task")
+                  if any(a.startswith("dynamodb:") for a in _as_list(st["Action"]))]
+    (statement,) = statements
+    assert _as_list(statement["Resource"]) == [table["TableArn"]]
+    assert {a.removeprefix("dynamodb:") for a in _as_list(statement["Action"])} == dynamodb_calls_of_the_flow_state_store()
+    for name in REGISTRY:
+        if name != "flow":
+            assert not any(a.startswith("dynamodb:") for st in _statements(iam, f"{PREFIX}-{name}-task")
+                           for a in _as_list(st["Action"])), name
+
+
+def test_execution_role_carries_only_the_managed_ecs_policy(applied, boto):
     iam = boto("iam")
     role = f"{PREFIX}-ecs-execution"
     attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
@@ -303,41 +447,101 @@ def test_execution_role_carries_only_the_managed_ecs_policy(stack, boto):
     assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
 
 
-def test_buckets_are_private_versioned_and_encrypted(stack, boto):
-    s3 = boto("s3")
-    bucket = stack.applied["models_bucket"]
-    pab = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert all(pab.values()), pab
-    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
-    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
-    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
-    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
-    assert any(st["Effect"] == "Deny" and st["Condition"]["Bool"]["aws:SecureTransport"] == "false"
-               for st in policy["Statement"])
+def test_alarms_watch_every_service_and_notify_the_topic(applied, boto):
+    cw, logs, sns = boto("cloudwatch"), boto("logs"), boto("sns")
+    topic = applied.applied["alarm_topic_arn"]
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "oncall@example.test")]
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"].get("KmsMasterKeyId")
+    alarms = {a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=PREFIX)["MetricAlarms"]}
+    assert alarms[f"{PREFIX}-alb-5xx"]["MetricName"] == "HTTPCode_ELB_5XX_Count"
+    tgs = {tg["TargetGroupArn"].split(":")[-1]: tg for tg in boto("elbv2").describe_target_groups()["TargetGroups"]}
+    for name in REGISTRY:
+        watched = {
+            f"{PREFIX}-{name}-5xx": "HTTPCode_Target_5XX_Count",
+            f"{PREFIX}-{name}-unhealthy-targets": "UnHealthyHostCount",
+            f"{PREFIX}-{name}-p99-latency": "TargetResponseTime",
+            f"{PREFIX}-{name}-model-load-failures": f"ModelLoadFailures-{name}",
+        }
+        for alarm_name, metric in watched.items():
+            alarm = alarms[alarm_name]
+            assert alarm["MetricName"] == metric and alarm["AlarmActions"] == [topic], alarm_name
+            dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+            if "TargetGroup" in dims:
+                assert tgs[dims["TargetGroup"]]["Port"] == REGISTRY[name]["port"], alarm_name
+        assert alarms[f"{PREFIX}-{name}-p99-latency"]["ExtendedStatistic"] == "p99"
+        (mf,) = logs.describe_metric_filters(logGroupName=f"/ecs/{PREFIX}-{name}")["metricFilters"]
+        assert mf["metricTransformations"][0]["metricName"] == f"ModelLoadFailures-{name}"
+        assert "model refresh failed" in mf["filterPattern"]
 
 
 # --------------------------------------------------------------------------
-# converges, then goes away
+# a release is checked by what runs, not by /ready
 # --------------------------------------------------------------------------
-def test_reapply_converges_and_destroy_leaves_no_state(stack, tmp_path):
+def test_verify_release_passes_only_for_the_tag_that_runs(applied):
+    ok = script(applied, "verify_release.sh", "--tag", IMAGE_TAG, "--timeout", "0")
+    assert ok.returncode == 0, ok.stderr
+    assert f"run tag {IMAGE_TAG}" in ok.stderr
+    other = script(applied, "verify_release.sh", "--tag", "some-other-tag", "--timeout", "0", "sales")
+    assert other.returncode == 1
+    assert "sales: runs " in other.stderr and f":{IMAGE_TAG} " in other.stderr and "not tag some-other-tag" in other.stderr
+
+
+# --------------------------------------------------------------------------
+# converges, fails loudly, replaces safely, then goes away
+# --------------------------------------------------------------------------
+def test_reapply_converges_to_a_clean_plan(applied, tmp_path):
     planned = tmp_path / "second.tfplan"
-    stack.run("plan", f"-out={planned}", *stack.var_args(), label="second plan")
-    changes = json.loads(stack.run("show", "-json", str(planned)).stdout).get("resource_changes", [])
+    applied.run("plan", f"-out={planned}", *applied.var_args(), label="second plan")
+    changes = json.loads(applied.run("show", "-json", str(planned)).stdout).get("resource_changes", [])
     unexpected = []
     for change in changes:
         actions = change["change"]["actions"]
-        if actions == ["no-op"] or actions == ["read"]:
+        if actions in (["no-op"], ["read"]):
             continue
         before, after = change["change"]["before"] or {}, change["change"]["after"] or {}
         differing = {k for k in set(before) | set(after) if before.get(k) != after.get(k)} - {"tags_all"}
-        allowed_drift = MOTO_DROPPED_ON_CREATE.get(change["type"], set())
-        if actions != ["update"] or not differing <= allowed_drift:
-            unexpected.append(f"{change['address']}: {actions} {sorted(differing - allowed_drift)}")
+        known = MOTO_DROPPED_ON_CREATE.get(change["type"], set())
+        if actions != ["update"] or not differing <= known:
+            unexpected.append(f"{change['address']}: {actions} {sorted(differing - known)}")
     assert unexpected == [], "second plan changes more than moto's known drops:\n" + "\n".join(unexpected)
+    applied.run("apply", "-auto-approve", "-input=false", "-no-color", str(planned), label="re-apply")
+    applied.run("plan", "-detailed-exitcode", *applied.var_args(), label="clean plan")
 
-    stack.run("apply", "-auto-approve", "-input=false", "-no-color", str(planned), label="re-apply")
-    stack.run("plan", "-detailed-exitcode", *stack.var_args(), label="clean plan")
 
-    stack.run("destroy", "-auto-approve", *stack.var_args(), label="destroy")
-    assert stack.state_list() == []
-    assert stack.outputs() == {}
+def test_a_release_that_never_gets_healthy_fails_the_apply_and_the_check(applied):
+    tags = json.dumps({"powerball": FAILING_TAG})
+    failed = applied.run("apply", "-auto-approve", *applied.var_args(image_tags=tags, deployment_timeout="15s"),
+                         label="failing release", ok=(1,))
+    assert 'module.service["powerball"].aws_ecs_service.this' in failed.stderr, failed.stderr[-3000:]
+    assert "timeout" in failed.stderr.lower() or "steady" in failed.stderr.lower(), failed.stderr[-3000:]
+    check = script(applied, "verify_release.sh", "--tag", FAILING_TAG, "--timeout", "0", "powerball")
+    assert check.returncode == 1 and "powerball: rollout IN_PROGRESS" in check.stderr, check.stderr
+    # The fix is the next release: back to the good tag, and everything runs it.
+    applied.run("apply", "-auto-approve", *applied.var_args(), label="recovering release")
+    assert script(applied, "verify_release.sh", "--tag", IMAGE_TAG, "--timeout", "0").returncode == 0
+
+
+def test_a_port_change_in_the_registry_replaces_the_target_group_in_one_apply(applied, boto):
+    registry = json.loads(applied.registry_copy.read_text())
+    entry = next(s for s in registry["services"] if s["name"] == "powerball")
+    entry["port"] = new_port = entry["port"] + 100
+    applied.registry_copy.write_text(json.dumps(registry))
+    applied.run("apply", "-auto-approve", *applied.var_args(), label="port change")
+    elb = boto("elbv2")
+    groups = [tg for tg in elb.describe_target_groups()["TargetGroups"] if tg["TargetGroupName"].startswith("power")]
+    assert [tg["Port"] for tg in groups] == [new_port]  # the new group is in, the old one is gone
+    (https,) = [ls for ls in elb.describe_listeners(LoadBalancerArn=elb.describe_load_balancers()["LoadBalancers"][0][
+        "LoadBalancerArn"])["Listeners"] if ls["Port"] == 443]
+    rule = next(r for r in elb.describe_rules(ListenerArn=https["ListenerArn"])["Rules"]
+                if not r["IsDefault"] and r["Priority"] == str(entry["priority"]))
+    assert rule["Actions"][0]["TargetGroupArn"] == groups[0]["TargetGroupArn"]
+
+
+def test_destroy_leaves_no_state_and_the_scripts_then_fail_loudly(applied):
+    applied.run("destroy", "-auto-approve", *applied.var_args(), label="destroy")
+    assert applied.state_list() == []
+    assert applied.outputs() == {}
+    gone = script(applied, "deploy_frontend_s3.sh", "--api-url", "https://api.example.test")
+    assert gone.returncode != 0
+    assert "no Terraform outputs" in gone.stderr

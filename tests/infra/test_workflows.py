@@ -51,10 +51,17 @@ def test_deploy_is_manual_uses_oidc_and_ships_everything_in_order():
         return next(i for i, r in enumerate(runs) if predicate(r))
 
     order = [
-        step(lambda r: "terraform apply" in r and "-target=module.ecr" in r),
+        step(lambda r: "terraform apply" in r and "create_services=false" in r),
         step(lambda r: "scripts/build_and_push_ecr.sh" in r),
         step(lambda r: "scripts/upload_models_s3.sh" in r),
-        step(lambda r: "terraform apply" in r and "-target" not in r),
+        step(lambda r: "terraform apply" in r and "create_services" not in r),
         step(lambda r: "scripts/deploy_frontend_s3.sh" in r),
+        step(lambda r: "scripts/verify_release.sh" in r and "--tag" in r),
     ]
     assert order == sorted(order)
+    assert not any("-target" in r for r in runs)
+    # The bootstrap apply (which would remove running services) only runs where none exist yet.
+    assert "service_names" in runs[order[0]]
+    # Each environment runs an example configuration; the scripts read its outputs through TF_DIR.
+    assert "terraform/examples/" in deploy["jobs"]["deploy"]["env"]["TF_DIR"]
+    assert "-lockfile=readonly" in next(r for r in runs if "terraform init" in r)

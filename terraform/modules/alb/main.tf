@@ -58,7 +58,6 @@ resource "aws_vpc_security_group_egress_rule" "to_services" {
 #trivy:ignore:AWS-0053
 resource "aws_lb" "this" {
   #checkov:skip=CKV2_AWS_28:A WAF web ACL is an account-level choice with its own cost; attach one with aws_wafv2_web_acl_association when the API is exposed beyond trusted clients.
-  #checkov:skip=CKV_AWS_91:Access logs need a dedicated log bucket and Athena to be useful; request logs are written by every service as JSON lines with the request id.
   name               = "${var.name}-alb"
   load_balancer_type = "application"
   internal           = false
@@ -70,6 +69,14 @@ resource "aws_lb" "this" {
   enable_http2               = true
   idle_timeout               = 60
 
+  # Every request, with its status and target timings, to the logs bucket
+  # (whose policy lets the regional ELB log delivery write under this prefix).
+  access_logs {
+    enabled = true
+    bucket  = var.access_logs_bucket
+    prefix  = var.access_logs_prefix
+  }
+
   tags = merge(var.tags, { Name = "${var.name}-alb" })
 }
 
@@ -77,7 +84,10 @@ resource "aws_lb_target_group" "service" {
   #checkov:skip=CKV_AWS_378:TLS terminates at the load balancer; ALB-to-task traffic stays inside private subnets on the container port.
   for_each = var.services
 
-  name                 = substr("${var.name}-${each.key}", 0, 32)
+  # A generated name, so a change that replaces the group (a new port in the
+  # registry) creates the new one first, moves the listener rule to it, and
+  # only then deletes the old one, which a fixed name would not allow.
+  name_prefix          = "${substr(replace(each.key, "_", ""), 0, 5)}-"
   port                 = each.value.port
   protocol             = "HTTP"
   target_type          = "ip"
@@ -96,7 +106,11 @@ resource "aws_lb_target_group" "service" {
     unhealthy_threshold = 3
   }
 
-  tags = merge(var.tags, { Service = each.key })
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}", Service = each.key })
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 # Port 80: redirects to HTTPS when a certificate is given, otherwise serves

@@ -41,6 +41,22 @@ variable "ssl_policy" {
   default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 }
 
+variable "access_logs_bucket" {
+  description = "Bucket the load balancer writes its access logs to (its policy must admit the regional ELB log delivery)."
+  type        = string
+}
+
+variable "access_logs_prefix" {
+  description = "Key prefix of the access logs in that bucket (no leading or trailing slash)."
+  type        = string
+  default     = "alb"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9/_-]*[a-z0-9]$", var.access_logs_prefix))
+    error_message = "access_logs_prefix must be a plain key prefix without leading or trailing slash."
+  }
+}
+
 variable "deletion_protection" {
   description = "Turn on load balancer deletion protection."
   type        = bool

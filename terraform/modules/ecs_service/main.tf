@@ -120,7 +120,10 @@ resource "aws_vpc_security_group_egress_rule" "s3" {
   prefix_list_id    = var.s3_prefix_list_id
 }
 
+# Only for a service that keeps state in DynamoDB (flow).
 resource "aws_vpc_security_group_egress_rule" "dynamodb" {
+  count = var.dynamodb_egress ? 1 : 0
+
   security_group_id = aws_security_group.this.id
   description       = "HTTPS to DynamoDB through the gateway endpoint"
   ip_protocol       = "tcp"
@@ -143,6 +146,14 @@ resource "aws_ecs_service" "this" {
   deployment_maximum_percent         = 200
   health_check_grace_period_seconds  = 60
 
+  # Spread tasks over the subnets' zones and move them back when a zone recovers.
+  availability_zone_rebalancing = "ENABLED"
+
+  # `terraform apply` returns only once the new tasks run and are healthy, and
+  # fails when they never are (or the circuit breaker rolls back), instead of
+  # returning as soon as ECS accepted the new task definition.
+  wait_for_steady_state = var.wait_for_steady_state
+
   deployment_circuit_breaker {
     enable   = true
     rollback = true
@@ -161,6 +172,11 @@ resource "aws_ecs_service" "this" {
   }
 
   tags = merge(var.tags, { Service = var.name })
+
+  timeouts {
+    create = var.deployment_timeout
+    update = var.deployment_timeout
+  }
 
   lifecycle {
     # Autoscaling owns the task count after creation.

@@ -17,3 +17,8 @@ output "log_group_name" {
   description = "CloudWatch log group of the service."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "log_group_arn" {
+  description = "ARN of the service's log group."
+  value       = aws_cloudwatch_log_group.this.arn
+}

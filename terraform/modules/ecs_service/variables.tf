@@ -125,9 +125,32 @@ variable "s3_prefix_list_id" {
   type        = string
 }
 
+variable "dynamodb_egress" {
+  description = "Allow HTTPS to DynamoDB (through the gateway endpoint): only for a service that keeps state there."
+  type        = bool
+  default     = false
+}
+
 variable "dynamodb_prefix_list_id" {
-  description = "Prefix list of the DynamoDB gateway endpoint."
+  description = "Prefix list of the DynamoDB gateway endpoint (used when dynamodb_egress is true)."
   type        = string
+}
+
+variable "wait_for_steady_state" {
+  description = "Make apply wait until the service's new tasks run and pass their health checks (and fail when they do not)."
+  type        = bool
+  default     = true
+}
+
+variable "deployment_timeout" {
+  description = "How long apply waits for a deployment to reach a steady state before it fails (Terraform duration, e.g. 20m)."
+  type        = string
+  default     = "20m"
+
+  validation {
+    condition     = can(regex("^[0-9]+[smh]$", var.deployment_timeout))
+    error_message = "deployment_timeout must be a Terraform duration such as 30s, 20m or 1h."
+  }
 }
 
 variable "execution_role_arn" {

@@ -73,26 +73,20 @@ resource "aws_iam_role_policy" "models_read" {
   policy = data.aws_iam_policy_document.models_read[each.key].json
 }
 
+# A service's own state table, with exactly the actions its code calls
+# (the caller derives them from the code; tests/infra checks they match).
 data "aws_iam_policy_document" "state_table" {
-  for_each = var.dynamodb_tables
+  for_each = var.state_tables
 
   statement {
-    sid = "OwnStateTable"
-    actions = [
-      "dynamodb:BatchGetItem",
-      "dynamodb:BatchWriteItem",
-      "dynamodb:DescribeTable",
-      "dynamodb:GetItem",
-      "dynamodb:PutItem",
-      "dynamodb:Query",
-      "dynamodb:UpdateItem",
-    ]
-    resources = [each.value]
+    sid       = "OwnStateTable"
+    actions   = [for a in sort(each.value.actions) : "dynamodb:${a}"]
+    resources = [each.value.arn]
   }
 }
 
 resource "aws_iam_role_policy" "state_table" {
-  for_each = var.dynamodb_tables
+  for_each = var.state_tables
 
   name   = "own-state-table"
   role   = aws_iam_role.task[each.key].id

@@ -25,10 +25,18 @@ variable "services" {
   }
 }
 
-variable "dynamodb_tables" {
-  description = "DynamoDB table ARN per service that keeps state in DynamoDB (e.g. { flow = arn })."
-  type        = map(string)
-  default     = {}
+variable "state_tables" {
+  description = "Per service that keeps state in DynamoDB: its table ARN and the DynamoDB actions (without the dynamodb: prefix) its code calls."
+  type = map(object({
+    arn     = string
+    actions = list(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for t in values(var.state_tables) : length(t.actions) > 0 && alltrue([for a in t.actions : can(regex("^[A-Z][A-Za-z]+$", a))])])
+    error_message = "Each state table needs a non-empty list of plain DynamoDB action names (e.g. GetItem), no wildcard."
+  }
 }
 
 variable "tags" {

@@ -1,18 +1,23 @@
 data "aws_caller_identity" "current" {}
 
+data "aws_partition" "current" {}
+
+# The regional account ELB delivers access logs from (regions opened before
+# August 2022); newer regions use the log delivery service principal instead,
+# and the policy below admits both.
+data "aws_elb_service_account" "current" {}
+
 locals {
-  models_bucket  = "${var.name}-models-${data.aws_caller_identity.current.account_id}"
-  website_bucket = "${var.name}-website-${data.aws_caller_identity.current.account_id}"
+  account_id    = data.aws_caller_identity.current.account_id
+  models_bucket = "${var.name}-models-${local.account_id}"
+  logs_bucket   = "${var.name}-logs-${local.account_id}"
 }
 
 # ---------------------------------------------------------------------------
 # Models bucket: private, versioned, encrypted, TLS only. Layout:
 #   models/<service>/<version>/manifest.json + files, models/<service>/LATEST
 # ---------------------------------------------------------------------------
-# AWS-0089: Server access logs would need a second log bucket; use CloudTrail data events when required.
-#trivy:ignore:AWS-0089
 resource "aws_s3_bucket" "models" {
-  #checkov:skip=CKV_AWS_18:Server access logs would need a second log bucket; object-level reads are auditable with CloudTrail data events when required.
   #checkov:skip=CKV_AWS_144:Model artifacts are rebuilt from code and data in git; cross-region replication doubles cost without need.
   #checkov:skip=CKV_AWS_145:SSE-S3 (AES256) encryption; model artifacts are not secret and a customer-managed key would add KMS grants to every task role.
   #checkov:skip=CKV2_AWS_62:Services poll LATEST; nothing consumes bucket event notifications.
@@ -76,6 +81,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "models" {
   depends_on = [aws_s3_bucket_versioning.models]
 }
 
+# Every read and write of a model, who made it, to the logs bucket.
+resource "aws_s3_bucket_logging" "models" {
+  bucket        = aws_s3_bucket.models.id
+  target_bucket = aws_s3_bucket.logs.id
+  target_prefix = "s3/${local.models_bucket}/"
+
+  depends_on = [aws_s3_bucket_policy.logs]
+}
+
 data "aws_iam_policy_document" "models" {
   statement {
     sid     = "DenyInsecureTransport"
@@ -107,56 +121,48 @@ resource "aws_s3_bucket_policy" "models" {
 }
 
 # ---------------------------------------------------------------------------
-# Website bucket: the static UI. S3 website endpoints are public and HTTP
-# only, which is the point of this bucket: it holds nothing but the built UI.
+# Logs bucket: ALB access logs (alb/), S3 server access logs of the other
+# buckets (s3/<bucket>/). SSE-S3, because ELB log delivery cannot write with a
+# KMS key; objects expire after log_retention_days.
 # ---------------------------------------------------------------------------
-# AWS-0089: Holds only the public static UI; access logs would need a second bucket.
+# AWS-0089: This is the access-log bucket itself; logging it into itself would log every log delivery.
 #trivy:ignore:AWS-0089
-resource "aws_s3_bucket" "website" {
-  #checkov:skip=CKV_AWS_18:Holds only the public static UI; access logs would need a second bucket.
-  #checkov:skip=CKV_AWS_144:The UI is redeployed from git by scripts/deploy_frontend_s3.sh; replication is not needed.
-  #checkov:skip=CKV_AWS_145:Public static files; S3 website endpoints cannot serve KMS-encrypted objects.
-  #checkov:skip=CKV2_AWS_62:Nothing consumes bucket event notifications.
-  #checkov:skip=CKV2_AWS_6:The public access block below keeps ACLs blocked but must allow the public-read bucket policy of a static website.
-  bucket        = local.website_bucket
+resource "aws_s3_bucket" "logs" {
+  #checkov:skip=CKV_AWS_18:This is the access-log bucket itself; logging it into itself would log every log delivery.
+  #checkov:skip=CKV_AWS_144:Access logs are kept in one region for log_retention_days; replication doubles cost without need.
+  #checkov:skip=CKV_AWS_145:ELB access log delivery only supports SSE-S3 (AES256) encryption, not KMS.
+  #checkov:skip=CKV2_AWS_62:Nothing consumes notifications of log deliveries.
+  bucket        = local.logs_bucket
   force_destroy = var.force_destroy
-  tags          = merge(var.tags, { Name = local.website_bucket, Purpose = "web-ui" })
+  tags          = merge(var.tags, { Name = local.logs_bucket, Purpose = "access-logs" })
 }
 
-resource "aws_s3_bucket_ownership_controls" "website" {
-  bucket = aws_s3_bucket.website.id
+resource "aws_s3_bucket_ownership_controls" "logs" {
+  bucket = aws_s3_bucket.logs.id
   rule {
     object_ownership = "BucketOwnerEnforced"
   }
 }
 
-# ACLs stay blocked; only the bucket policy below (public read of objects)
-# is allowed to be public.
-# AWS-0087: The static website must be readable by everyone through its bucket policy.
-# AWS-0093: The static website must be readable by everyone through its bucket policy.
-#trivy:ignore:AWS-0087
-#trivy:ignore:AWS-0093
-resource "aws_s3_bucket_public_access_block" "website" {
-  #checkov:skip=CKV_AWS_54:The static website must be readable by everyone through its bucket policy.
-  #checkov:skip=CKV_AWS_56:The static website must be readable by everyone through its bucket policy.
-  bucket                  = aws_s3_bucket.website.id
+resource "aws_s3_bucket_public_access_block" "logs" {
+  bucket                  = aws_s3_bucket.logs.id
   block_public_acls       = true
+  block_public_policy     = true
   ignore_public_acls      = true
-  block_public_policy     = false
-  restrict_public_buckets = false
+  restrict_public_buckets = true
 }
 
-resource "aws_s3_bucket_versioning" "website" {
-  bucket = aws_s3_bucket.website.id
+resource "aws_s3_bucket_versioning" "logs" {
+  bucket = aws_s3_bucket.logs.id
   versioning_configuration {
     status = "Enabled"
   }
 }
 
-# AWS-0132: S3 website endpoints cannot serve KMS-encrypted objects.
+# AWS-0132: ELB access log delivery only supports SSE-S3 (AES256), not KMS.
 #trivy:ignore:AWS-0132
-resource "aws_s3_bucket_server_side_encryption_configuration" "website" {
-  bucket = aws_s3_bucket.website.id
+resource "aws_s3_bucket_server_side_encryption_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
   rule {
     apply_server_side_encryption_by_default {
       sse_algorithm = "AES256"
@@ -164,55 +170,105 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "website" {
   }
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "website" {
-  bucket = aws_s3_bucket.website.id
+resource "aws_s3_bucket_lifecycle_configuration" "logs" {
+  bucket = aws_s3_bucket.logs.id
 
   rule {
-    id     = "expire-old-versions"
+    id     = "expire-logs"
     status = "Enabled"
 
     filter {}
 
+    expiration {
+      days = var.log_retention_days
+    }
+
     noncurrent_version_expiration {
-      noncurrent_days = 30
+      noncurrent_days = 1
     }
 
     abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+      days_after_initiation = 1
     }
   }
 
-  depends_on = [aws_s3_bucket_versioning.website]
+  depends_on = [aws_s3_bucket_versioning.logs]
 }
 
-resource "aws_s3_bucket_website_configuration" "website" {
-  bucket = aws_s3_bucket.website.id
-
-  index_document {
-    suffix = "index.html"
-  }
-
-  error_document {
-    key = "index.html"
-  }
-}
-
-data "aws_iam_policy_document" "website" {
+data "aws_iam_policy_document" "logs" {
   statement {
-    sid       = "PublicReadOfTheUI"
-    actions   = ["s3:GetObject"]
-    resources = ["${aws_s3_bucket.website.arn}/*"]
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    resources = [
+      aws_s3_bucket.logs.arn,
+      "${aws_s3_bucket.logs.arn}/*",
+    ]
 
     principals {
       type        = "*"
       identifiers = ["*"]
     }
+
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+
+  # ALB access logs, regions opened before August 2022: the region's ELB account.
+  statement {
+    sid       = "ElbAccountWritesAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/${var.alb_log_prefix}/AWSLogs/${local.account_id}/*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = [data.aws_elb_service_account.current.arn]
+    }
+  }
+
+  # ALB access logs, newer regions: the log delivery service principal.
+  statement {
+    sid       = "ElbLogDeliveryWritesAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/${var.alb_log_prefix}/AWSLogs/${local.account_id}/*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logdelivery.elasticloadbalancing.amazonaws.com"]
+    }
+  }
+
+  # S3 server access logs of this stack's own buckets, from this account only.
+  statement {
+    sid       = "S3ServerAccessLogs"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.logs.arn}/s3/*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logging.s3.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "aws:SourceArn"
+      values   = ["arn:${data.aws_partition.current.partition}:s3:::${var.name}-*-${local.account_id}"]
+    }
   }
 }
 
-resource "aws_s3_bucket_policy" "website" {
-  bucket = aws_s3_bucket.website.id
-  policy = data.aws_iam_policy_document.website.json
+resource "aws_s3_bucket_policy" "logs" {
+  bucket = aws_s3_bucket.logs.id
+  policy = data.aws_iam_policy_document.logs.json
 
-  depends_on = [aws_s3_bucket_public_access_block.website]
+  depends_on = [aws_s3_bucket_public_access_block.logs]
 }

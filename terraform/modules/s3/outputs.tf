@@ -8,12 +8,15 @@ output "models_bucket_arn" {
   value       = aws_s3_bucket.models.arn
 }
 
-output "website_bucket_name" {
-  description = "Name of the website bucket."
-  value       = aws_s3_bucket.website.id
+output "logs_bucket_name" {
+  description = "Name of the logs bucket (ALB access logs under <alb_log_prefix>/, S3 access logs under s3/<bucket>/)."
+  # The policy must be in place before a load balancer is told to log here:
+  # ELB checks that it may write when access logs are turned on.
+  value      = aws_s3_bucket.logs.id
+  depends_on = [aws_s3_bucket_policy.logs]
 }
 
-output "website_url" {
-  description = "URL of the S3 static website (also the CORS origin the services allow)."
-  value       = "http://${aws_s3_bucket_website_configuration.website.website_endpoint}"
+output "alb_log_prefix" {
+  description = "Key prefix under which the load balancer's access logs are admitted."
+  value       = var.alb_log_prefix
 }

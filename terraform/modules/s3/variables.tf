@@ -14,6 +14,23 @@ variable "noncurrent_version_days" {
   }
 }
 
+variable "log_retention_days" {
+  description = "Days access logs are kept in the logs bucket."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.log_retention_days >= 1
+    error_message = "log_retention_days must be at least 1."
+  }
+}
+
+variable "alb_log_prefix" {
+  description = "Key prefix of the load balancer's access logs in the logs bucket."
+  type        = string
+  default     = "alb"
+}
+
 variable "force_destroy" {
   description = "Let `terraform destroy` delete non-empty buckets."
   type        = bool
