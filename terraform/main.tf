@@ -35,7 +35,8 @@ locals {
   flow_enabled = var.flow_state_service != null && contains(keys(local.services), coalesce(var.flow_state_service, "-"))
 
   # The DynamoDB calls services/flow/state.py makes (DynamoStateStore):
-  # put_item, get_item, update_item, batch_get_item, scan, describe_table.
+  # put_item, get_item, update_item, batch_get_item, scan, and describe_table
+  # for its readiness check; no query, no batch_write_item.
   # tests/infra reads the code and fails when this list and the code disagree.
   flow_state_actions = ["BatchGetItem", "DescribeTable", "GetItem", "PutItem", "Scan", "UpdateItem"]
 

@@ -150,11 +150,11 @@ resource "aws_cloudfront_distribution" "this" {
   }
 
   default_cache_behavior {
-    target_origin_id           = local.origin_id
-    viewer_protocol_policy     = "redirect-to-https"
-    allowed_methods            = ["GET", "HEAD"]
-    cached_methods             = ["GET", "HEAD"]
-    compress                   = true
+    target_origin_id       = local.origin_id
+    viewer_protocol_policy = "redirect-to-https"
+    allowed_methods        = ["GET", "HEAD"]
+    cached_methods         = ["GET", "HEAD"]
+    compress               = true
     # AWS managed policies (fixed, documented IDs): Managed-CachingOptimized
     # (honours the origin's Cache-Control: index.html and config.js are
     # no-cache), Managed-SecurityHeadersPolicy (HSTS, nosniff, frame deny).
