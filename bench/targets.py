@@ -69,8 +69,8 @@ def _sales(base: str) -> list[Endpoint]:
     predict = {"Store": 1, "Date": "10-08-2012", "Holiday_Flag": 0, "Temperature": 85.05, "Fuel_Price": 3.494,
                "CPI": 221.96, "Unemployment": 6.908}
     return [Endpoint("POST /predict", "POST", "/predict", predict),
-            Endpoint("POST /forecast (52 weeks)", "POST", "/forecast", {"store_id": 1, "steps": 52},
-                     batch_rows=52, main=False)]
+            Endpoint("POST /forecast (13 weeks)", "POST", "/forecast", {"store_id": 1, "steps": 13},
+                     batch_rows=13, main=False)]
 
 
 def _forecast(base: str) -> list[Endpoint]:
@@ -99,7 +99,7 @@ TARGETS: dict[str, Target] = {
     "flow": Target(_flow, batch_note="/status predicts every gate of a stadium in one ONNX call; /ingest takes "
                                      "1..500 readings per request (see flow ingest)"),
     "sales": Target(_sales, rf_model=True,
-                    batch_note="/forecast returns up to 52 weeks (precomputed at load); /predict takes one row"),
+                    batch_note="/forecast returns up to 13 weeks (precomputed at load); /predict takes one row"),
     "forecast": Target(_forecast, rf_model=True, batch_note="/predict takes one match"),
     "demand": Target(_demand, batch_note="/price-curve evaluates up to 201 prices x 2 promotion settings "
                                          "(402 rows) in one ONNX call"),
