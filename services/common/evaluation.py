@@ -71,12 +71,13 @@ def _number(value: float) -> str:
 
 
 def summary(*, model: str, baseline: str, metric: str, model_score: float, baseline_score: float,
-            lower_is_better: bool = True, note: str = "") -> dict[str, Any]:
-    """The one-line verdict the API and the UI show: does the model beat its naive baseline?"""
+            lower_is_better: bool = True, note: str = "", evidence: str = "held-out data") -> dict[str, Any]:
+    """The one-line verdict the API and the UI show: does the model beat its naive baseline? `evidence`
+    names the rows (held-out data in training; the live actuals in monitoring)."""
     beats = model_score < baseline_score if lower_is_better else model_score > baseline_score
     ratio = model_score / baseline_score if baseline_score else float("nan")
     verdict = "beats" if beats else "does NOT beat"
-    statement = (f"{model} {verdict} the {baseline} baseline on held-out data: "
+    statement = (f"{model} {verdict} the {baseline} baseline on {evidence}: "
                  f"{metric} {_number(model_score)} vs {_number(baseline_score)}")
     if note:
         statement += f" ({note})"

@@ -52,9 +52,14 @@ def build_dir(output: Path | None) -> Path:
 
 def finish(service: str, directory: Path, *, metrics: dict[str, Any], features: list[dict[str, str]],
            data_fingerprint: str, libraries: list[str], store_uri: str | None, publish: bool,
-           extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write the manifest and publish (version folder first, LATEST last)."""
+           extra: dict[str, Any] | None = None, profile: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the manifest and publish (version folder first, LATEST last).
+
+    `profile` is `drift.profile(fitting_frame, <the service's served features>)`: the manifest keeps it
+    so serving can compare the inputs it is asked about with the data the model was fitted on."""
     version = new_version()
+    if profile is not None:
+        extra = {**(extra or {}), "profile": profile}
     manifest = build_manifest(directory, service=service, version=version, metrics=metrics, features=features,
                               data_fingerprint=data_fingerprint, libraries=libraries, extra=extra)
     if publish:
