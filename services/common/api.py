@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import UnionType
 from typing import Annotated, Any, Callable, Union, get_args, get_origin
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 from pydantic_core import to_json
 
@@ -306,6 +306,7 @@ class Api:
                         kwargs["body"] = body.model_validate(payload)
                     except ValidationError as exc:
                         raise validation_error(exc, "body", union_body) from None
+                g.request_objects = kwargs  # for extensions that look at what a view was asked (monitoring)
                 result = view(**kwargs)
                 if isinstance(result, Response):
                     return result

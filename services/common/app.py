@@ -18,7 +18,7 @@ from flask_cors import CORS
 from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
 
-from . import metrics
+from . import metrics, monitoring
 from .api import (Api, ApiError, Operation, ResponseSchemaError, check_response, current_model, invalid,
                   json_response, openapi_document)
 from .config import Settings, load_settings
@@ -180,6 +180,7 @@ def create_service_app(
         payload, content_type = metrics.render()
         return Response(payload, content_type=content_type)
 
+    monitoring.mount(app, api, holder, store)  # when the service has a monitoring module: its routes and hooks
     app.register_blueprint(api.blueprint)
 
     if settings.cors_origin_list:

@@ -22,7 +22,7 @@ class JsonFormatter(logging.Formatter):
         if has_request_context() and getattr(g, "request_id", None):
             entry["request_id"] = g.request_id
         for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
+            if key not in _STANDARD and (not key.startswith("_") or key == "_aws"):  # _aws: CloudWatch EMF
                 entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

@@ -1,0 +1,108 @@
+"""Monitoring fixtures: a monitoring store per test (SQLite file, or a DynamoDB table on the moto
+server, the real DynamoDB API), and a toy service that opts in to monitoring."""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import Field
+
+from services.common import drift
+from services.common.api import Api, RequestModel, current_model
+from services.common.app import create_service_app
+from services.common.drift import CATEGORY, NUMBER, Feature
+from services.common.manifest import build_manifest
+from services.common.monitoring import Monitoring, absolute_error
+from services.common.store import ModelStore
+from tests.conftest import make_settings
+
+FEATURES = [Feature("x", NUMBER), Feature("color", CATEGORY)]
+
+
+def create_table(endpoint: str) -> str:
+    import boto3
+
+    name = f"monitoring-{uuid.uuid4().hex[:10]}"
+    client = boto3.client("dynamodb", endpoint_url=endpoint)
+    client.create_table(TableName=name, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")
+    return name
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def monitoring_env(request, tmp_path, monkeypatch) -> dict[str, str]:
+    """MONITORING_* for one test: its own SQLite folder, or its own table on the moto server."""
+    env = {"MONITORING_FLUSH_SECONDS": "3600", "MONITORING_EMF_SECONDS": "0"}
+    if request.param == "sqlite":
+        env.update(MONITORING_BACKEND="sqlite", MONITORING_SQLITE_DIR=str(tmp_path / "monitoring"))
+    else:
+        server = request.getfixturevalue("moto_server")
+        env.update(MONITORING_BACKEND="dynamodb", MONITORING_DYNAMODB_TABLE=create_table(server.endpoint))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+class Row(RequestModel):
+    x: float = Field(ge=-1000, le=1000)
+    color: str = Field(min_length=1, max_length=20)
+
+
+class Actual(Row):
+    id: int = Field(ge=0)
+    y: float
+
+
+def toy_api() -> Api:
+    api = Api("toy")
+
+    @api.route("/predict", methods=("POST",), body=Row)
+    def predict(body: Row):
+        loaded = current_model()
+        return {"prediction": body.x * loaded.model["scale"], "model_version": loaded.version}
+
+    return api
+
+
+def toy_monitoring() -> Monitoring:
+    def score(actual: Actual, loaded):
+        return absolute_error(f"2026-01-{1 + actual.id % 28:02d}", actual.y, actual.x * loaded.model["scale"],
+                              loaded.model["baseline"], in_training=actual.id < 10)
+
+    return Monitoring(features=FEATURES, observe={"predict": lambda objects, model: [objects["body"].model_dump()]},
+                      actual=Actual, key=lambda a: {"id": a.id}, score=score, metric="MAE",
+                      actuals_note="an actual is a row (x, color) with its id and outcome y")
+
+
+def training_frame(n=1000, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"x": rng.normal(0, 1, n), "color": rng.choice(["red", "blue"], n)})
+
+
+def publish_toy(store: ModelStore, tmp_path: Path, version: str, *, scale=2.0, baseline=0.0, profile=True) -> None:
+    folder = tmp_path / f"build-{version}"
+    folder.mkdir()
+    (folder / "model.json").write_text(json.dumps({"scale": scale, "baseline": baseline}))
+    summary = {"model": "scaled", "baseline": "constant", "metric": "MAE", "model_score": 1.0,
+               "baseline_score": 2.0, "statement": "scaled beats the constant baseline on held-out data: MAE 1 vs 2"}
+    build_manifest(folder, service="toy", version=version, metrics={"summary": summary}, features=[],
+                   data_fingerprint="x", libraries=[],
+                   extra={"profile": drift.profile(training_frame(), FEATURES)} if profile else None)
+    store.publish("toy", folder)
+
+
+@pytest.fixture
+def toy(monitoring_env, file_store_uri, tmp_path):
+    """The toy app over a store holding v1; refresh by hand."""
+    settings = make_settings(file_store_uri, tmp_path)
+    app = create_service_app(toy_api(), lambda d, m: json.loads((d / "model.json").read_text()), settings,
+                             start_model_refresh=False, extensions={"monitoring_spec": toy_monitoring()})
+    store = app.extensions["model_store"]
+    publish_toy(store, tmp_path, "v1")
+    app.extensions["model_holder"].refresh()
+    return app
