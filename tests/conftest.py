@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -18,6 +19,8 @@ def pytest_configure(config):
     """Every app the tests build (in-process or under gunicorn) checks each response against its
     documented schema: a view that drifts from openapi.json fails the test that called it."""
     os.environ.setdefault("VALIDATE_RESPONSES", "1")
+    # Monitoring counts of the apps tests build go to a folder of this session, never the tree's var/.
+    os.environ.setdefault("MONITORING_SQLITE_DIR", tempfile.mkdtemp(prefix="monitoring-tests-"))
 
 
 def free_port() -> int:
