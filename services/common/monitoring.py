@@ -148,6 +148,7 @@ class Monitoring:
     key: Callable[[Any], dict[str, Any]] | None = None
     score: Callable[[Any, Any], Score] | None = None
     metric: str = "MAE"
+    summary: str = "summary"   # the manifest's metrics entry (an evaluation.summary) the live figures stand beside
     actuals_note: str = ""
     no_actuals_reason: str = ""
 
@@ -421,7 +422,7 @@ class Monitor:
     def _live_error(self, version: str, manifest: dict[str, Any] | None) -> dict[str, Any] | None:
         if self.spec.actual is None:
             return None
-        summary = (manifest or {}).get("metrics", {}).get("summary", {})
+        summary = (manifest or {}).get("metrics", {}).get(self.spec.summary, {})
         days = self.store.errors(version)
         n = sum(d["n"] for d in days)
         weight = sum(d["weight"] for d in days)
@@ -633,7 +634,7 @@ def mount(app: Flask, api: Api, holder, model_store) -> Monitor | None:
                 if not math.isfinite(getattr(score, name)):
                     raise ApiError(400, "invalid_request", f"{name} of this actual is not finite",
                                    [{"field": "body", "problem": f"scoring gave a non-finite {name}"}])
-            summary = loaded.manifest.get("metrics", {}).get("summary", {})
+            summary = loaded.manifest.get("metrics", {}).get(spec.summary, {})
             record = {"key": key, "model_version": loaded.version, "model": summary.get("model", "model"),
                       "baseline": summary.get("baseline", "baseline"), "metric": spec.metric, "when": score.when,
                       "actual": score.actual, "prediction": score.prediction,

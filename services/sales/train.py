@@ -34,6 +34,7 @@ from tqdm import tqdm
 from services.common import evaluation as ev
 from services.common.backtest import backtest, run, score
 from services.common.baselines import LastValue, LevelAdjustedSeasonalNaive, SeasonalNaive
+from services.common.drift import profile
 from services.common.export import check_parity, onnx_bytes, run_onnx, write_json
 from services.common.manifest import fingerprint_files
 from services.common.modeling import Conformal, conformal_quantile
@@ -47,6 +48,7 @@ from .features import (BANDS, BASES, FEATURE_NAMES, FEATURES, FORECAST_FEATURE_N
                        HORIZON, LAGS, LEVEL_WINDOW, MIN_HISTORY, SEASON, band_of, feature_matrix, feature_row,
                        forecast_features)
 from .forecasters import GBM_INPUTS
+from .monitoring import FEATURES as SERVED_FEATURES
 
 SERVICE = "sales"
 DATA = Path(__file__).resolve().parents[2] / "data" / "walmart_sales" / "Walmart_Store_sales.csv"
@@ -473,7 +475,8 @@ def main(argv: list[str] | None = None) -> dict:
                       store_uri=args.store_uri, publish=not args.no_publish,
                       extra={"training": {"seed": args.seed, "stores": stores or "all",
                                           "forecast_features": FORECAST_FEATURE_NAMES,
-                                          "predict_features": FEATURE_NAMES}})
+                                          "predict_features": FEATURE_NAMES}},
+                      profile=profile(frame, SERVED_FEATURES))
     print(metrics["summary"]["statement"], file=sys.stderr)
     print(metrics["summary_latest_13_weeks"]["statement"], file=sys.stderr)
     print(metrics["summary_predict"]["statement"], file=sys.stderr)
