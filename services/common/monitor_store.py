@@ -243,18 +243,23 @@ class DynamoMonitorStore:
         day = scored.day
         adds = self._adds({f"n#{day}": 1, f"w#{day}": scored.weight, f"m#{day}": scored.weight * scored.model_loss,
                            f"b#{day}": scored.weight * scored.baseline_loss, f"t#{day}": int(scored.in_training)})
-        try:
-            self.client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
-                         "Item": {**key, "version": {"S": scored.version}, "body": {"S": scored.body},
-                                  "record": {"S": json.dumps(scored.record)}, "received_at": _n(time.time())}}},
-                {"Update": {"TableName": self.table, "Key": {"pk": {"S": f"ERRORS#{scored.version}"}}, **adds}},
-            ])
-            return True, scored.record
-        except self.client.exceptions.TransactionCanceledException as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if not reasons or reasons[0] != "ConditionalCheckFailed":
-                raise
+        items = [
+            {"Put": {"TableName": self.table, "ConditionExpression": "attribute_not_exists(pk)",
+                     "Item": {**key, "version": {"S": scored.version}, "body": {"S": scored.body},
+                              "record": {"S": json.dumps(scored.record)}, "received_at": _n(time.time())}}},
+            {"Update": {"TableName": self.table, "Key": {"pk": {"S": f"ERRORS#{scored.version}"}}, **adds}},
+        ]
+        for attempt in range(8):
+            try:
+                self.client.transact_write_items(TransactItems=items)
+                return True, scored.record
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if reasons and reasons[0] == "ConditionalCheckFailed":
+                    break                       # the key is stored: a repeat or a conflict
+                if "TransactionConflict" not in reasons or attempt == 7:
+                    raise
+                time.sleep(0.01 * 2 ** attempt)  # another actual is adding to the same day's sums: retry
         item = self.client.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"]
         existing = json.loads(item["record"]["S"])
         if item["body"]["S"] != scored.body:

@@ -34,6 +34,23 @@ def create_table(endpoint: str) -> str:
     return name
 
 
+@pytest.fixture(scope="session")
+def serial_moto(aws_env):
+    """A DynamoDB endpoint (moto) that applies requests one at a time, atomically, as DynamoDB does."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, free_port, wait_for_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tests.monitoring.serial_moto", str(port)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def monitoring_env(request, tmp_path, monkeypatch) -> dict[str, str]:
     """MONITORING_* for one test: its own SQLite folder, or its own table on the moto server."""

@@ -1,6 +1,7 @@
 """Under a real gunicorn with two workers on 127.0.0.1: drifted inputs and actuals, sent concurrently so
 both workers answer, move /monitoring and /metrics as one service (counts aggregate through the store).
-Runs against the SQLite store and against DynamoDB (moto server: the real DynamoDB API, emulated)."""
+Runs against the SQLite store and against DynamoDB (moto: the DynamoDB API, emulated; served one request
+at a time, as DynamoDB applies each update atomically, see serial_moto.py)."""
 from __future__ import annotations
 
 import json
@@ -47,7 +48,8 @@ def test_two_workers_one_answer(backend, sales_artifact, request, tmp_path):
            "PROMETHEUS_MULTIPROC_DIR": str(prom), "MONITORING_FLUSH_SECONDS": "0.3", "MONITORING_EMF_SECONDS": "1",
            "LOG_LEVEL": "WARNING", "MONITORING_BACKEND": backend, "MONITORING_SQLITE_DIR": str(tmp_path / "mon")}
     if backend == "dynamodb":
-        env["MONITORING_DYNAMODB_TABLE"] = create_table(request.getfixturevalue("moto_server").endpoint)
+        endpoint = request.getfixturevalue("serial_moto")
+        env.update(MONITORING_DYNAMODB_TABLE=create_table(endpoint), AWS_ENDPOINT_URL=endpoint)
     data = rows()
     sample = predictable(data).sample(240, replace=True, random_state=1)
     drifted = [request_of(r) | {"Temperature": float(r.Temperature) + 35} for r in sample.itertuples()]
