@@ -145,16 +145,17 @@ def _too_large(limit: int, got: str) -> ApiError:
                     [{"field": "body", "problem": f"at most {limit} bytes (MAX_CONTENT_LENGTH); got {got}"}])
 
 
-def read_body() -> bytes:
+def read_body(req: Any = None) -> bytes:
     """The request body, at most MAX_CONTENT_LENGTH bytes, whether sent with Content-Length or chunked.
 
     Reads wsgi.input directly: a chunked body has no Content-Length to check up front, so it is
     read up to one byte past the limit (413 if it goes further). A malformed chunked encoding or a
     body cut short is the client's fault: a 400, never a 500.
     """
+    req = req if req is not None else request._get_current_object()
     limit = current_app.config["MAX_CONTENT_LENGTH"]
-    environ = request.environ
-    length = request.content_length
+    environ = req.environ
+    length = req.content_length
     if length is not None and length > limit:
         raise _too_large(limit, f"Content-Length {length}")
     if length is None and not environ.get("wsgi.input_terminated"):
@@ -185,14 +186,15 @@ def read_body() -> bytes:
     return data
 
 
-def parse_json_body() -> Any:
+def parse_json_body(req: Any = None) -> Any:
     """The body as JSON: Content-Type checked, size bounded, duplicate keys refused."""
-    mimetype = request.mimetype
+    req = req if req is not None else request._get_current_object()
+    mimetype = req.mimetype
     if mimetype != "application/json" and not (mimetype.startswith("application/") and mimetype.endswith("+json")):
         raise ApiError(415, "unsupported_media_type",
                        f"Content-Type must be application/json, got {mimetype or 'none'}",
                        [{"field": "Content-Type", "problem": f"accepted: {JSON_TYPES}; got {mimetype or 'none'}"}])
-    raw = read_body()
+    raw = read_body(req)
     if not raw:
         raise ApiError(400, "invalid_request", "request body is empty; send a JSON object",
                        [{"field": "body", "problem": "required"}])
@@ -218,10 +220,11 @@ def parse_json_body() -> Any:
                        [{"field": "body", "problem": problem}]) from None
 
 
-def parse_query() -> dict[str, str]:
+def parse_query(req: Any = None) -> dict[str, str]:
     """Query parameters as a dict; a parameter given twice is refused rather than silently resolved."""
+    req = req if req is not None else request._get_current_object()
     data: dict[str, str] = {}
-    for name, values in request.args.lists():
+    for name, values in req.args.lists():
         if len(values) > 1:
             raise invalid(name, f"given {len(values)} times; send it once")
         data[name] = values[0]
@@ -234,7 +237,7 @@ def json_response(result: Any, status: int = 200) -> Response:
         data = type(result).__pydantic_serializer__.to_json(result)
     else:
         data = to_json(result)
-    return current_app.response_class(data, status=status, mimetype="application/json")
+    return Response(data, status=status, mimetype="application/json")
 
 
 @dataclass
@@ -295,13 +298,14 @@ class Api:
         def decorator(view: Callable) -> Callable:
             @functools.wraps(view)
             def wrapper(**kwargs):
+                req = request._get_current_object()
                 if query is not None:
                     try:
-                        kwargs["query"] = query.model_validate(parse_query())
+                        kwargs["query"] = query.model_validate(parse_query(req))
                     except ValidationError as exc:
                         raise validation_error(exc, "query") from None
-                if body is not None and request.method in BODY_METHODS:
-                    payload = parse_json_body()
+                if body is not None and req.method in BODY_METHODS:
+                    payload = parse_json_body(req)
                     try:
                         kwargs["body"] = body.model_validate(payload)
                     except ValidationError as exc:

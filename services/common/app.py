@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from flask import Flask, Response, g, request, send_from_directory
+from flask import Flask, Request, Response, request, send_from_directory
 from flask_cors import CORS
 from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
@@ -24,7 +24,7 @@ from .api import (Api, ApiError, Operation, ResponseSchemaError, check_response,
 from .config import Settings, load_settings
 from .errors import InputError
 from .holder import Loader, ModelHolder
-from .logs import configure_logging
+from .logs import REQUEST_ID_KEY, AccessLog, configure_logging
 from .store import ModelStore
 
 log = logging.getLogger("services.http")
@@ -58,19 +58,6 @@ class ModelInfo(BaseModel):
 
 def error_response(exc: ApiError) -> Response:
     return json_response(exc.body(), exc.status)
-
-
-_random_id = random.Random().getrandbits  # request ids need to be unique, not secret
-
-
-def _request_id() -> str:
-    headers = request.headers
-    supplied = headers.get("X-Request-ID") or headers.get("X-Amzn-Trace-Id")
-    if supplied:
-        supplied = supplied.strip()
-        if supplied and len(supplied) <= 200 and supplied.isprintable():
-            return supplied
-    return f"{_random_id(128):032x}"
 
 
 DOCS_PAGE = """<!doctype html>
@@ -112,6 +99,7 @@ def create_service_app(
     configure_logging(settings.log_level)
     service = api.service
     app = Flask(f"services.{service}", static_folder=None)
+    app.request_class = ServiceRequest
     app.debug = False  # Flask reads FLASK_DEBUG from the environment; production never runs in debug mode
     app.config.update(MAX_CONTENT_LENGTH=settings.max_content_length, JSON_SORT_KEYS=False)
     app.json.sort_keys = False
@@ -187,43 +175,12 @@ def create_service_app(
         CORS(app, resources={f"{prefix}/*": {"origins": settings.cors_origin_list}},
              expose_headers=["X-Request-ID"], max_age=600)
 
-    metric_series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-    access = log.info if log.isEnabledFor(logging.INFO) else None
     operations = {(op.rule, method): op for op in [*platform_ops, *api.operations] for method in op.methods}
     rule_prefix = len(prefix)
-
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
-        g.request_id = _request_id()
-
-    @app.after_request
-    def _finish(resp: Response) -> Response:
-        request_id = g.get("request_id", "")
-        resp.headers["X-Request-ID"] = request_id
-        if settings.validate_responses:
-            resp = _checked(resp)
-        rule = request.url_rule
-        endpoint = rule.rule if rule is not None else "unmatched"
-        method = request.method
-        status = resp.status_code
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        key = (endpoint, method, status)
-        series = metric_series.get(key)
-        if series is None:  # labels() locks and hashes every call; the children never change
-            series = metric_series[key] = (
-                metrics.REQUESTS.labels(service, endpoint, method, str(status)),
-                metrics.LATENCY.labels(service, endpoint))
-        series[0].inc()
-        series[1].observe(elapsed)
-        if status >= 500:  # 503 (no model yet, not ready) is expected at start: a warning, not an error
-            log.log(logging.WARNING if status == 503 else logging.ERROR, "request",
-                    extra={"method": method, "path": request.path, "status": status,
-                           "ms": round(elapsed * 1000, 2), "request_id": request_id})
-        elif access is not None:
-            access("request", extra={"method": method, "path": request.path, "status": status,
-                                     "ms": round(elapsed * 1000, 2), "request_id": request_id})
-        return resp
+    if settings.validate_responses:
+        @app.after_request
+        def _check(resp: Response) -> Response:
+            return _checked(resp)
 
     def _checked(resp: Response) -> Response:
         """VALIDATE_RESPONSES (tests, debugging): a response off its documented schema becomes a 500."""
@@ -235,9 +192,7 @@ def create_service_app(
             check_response(op, request.method, resp.status_code, resp.mimetype, resp.get_data())
         except ResponseSchemaError as exc:
             log.error("response does not match its schema", extra={"problem": str(exc)})
-            bad = error_response(ApiError(500, "response_schema_mismatch", str(exc)))
-            bad.headers["X-Request-ID"] = resp.headers.get("X-Request-ID", "")
-            return bad
+            return error_response(ApiError(500, "response_schema_mismatch", str(exc)))
         return resp
 
     @app.errorhandler(ApiError)
@@ -270,8 +225,81 @@ def create_service_app(
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error", extra={"path": request.path})
-        return error_response(ApiError(500, "internal_error", f"internal error; request id {g.get('request_id')}"))
+        request_id = request.environ.get(REQUEST_ID_KEY)
+        return error_response(ApiError(500, "internal_error", f"internal error; request id {request_id}"))
 
+    app.wsgi_app = RequestTelemetry(app.wsgi_app, service)
     if start_model_refresh:
         holder.start()
     return app
+
+
+_random_bits = random.Random().getrandbits  # request ids must be unique, not secret
+_REQUEST_KEY = "services.request"
+
+
+class ServiceRequest(Request):
+    """Flask's request, also kept in the environ so the WSGI layer can read its matched rule after
+    Flask has popped the request context (Flask clears environ["werkzeug.request"] then)."""
+
+    def __init__(self, environ: dict, *args, **kwargs):
+        super().__init__(environ, *args, **kwargs)
+        environ[_REQUEST_KEY] = self
+
+
+class RequestTelemetry:
+    """The WSGI layer around a service's Flask app: request id, X-Request-ID, metrics, access line.
+
+    Outside Flask's hooks, so it costs one function call per request and sees every answer,
+    errors included. The id comes from X-Request-ID or the ALB's X-Amzn-Trace-Id when printable
+    and at most 200 characters, else it is made; it is kept in the environ for log lines.
+    """
+
+    def __init__(self, wsgi_app: Callable, service: str):
+        self.wsgi_app = wsgi_app
+        self.service = service
+        self.access = AccessLog("services.http")
+        self.log_all = self.access.enabled()
+        self.series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def __call__(self, environ: dict, start_response: Callable):
+        started = time.perf_counter()
+        request_id = environ.get("HTTP_X_REQUEST_ID") or environ.get("HTTP_X_AMZN_TRACE_ID")
+        if request_id:
+            request_id = request_id.strip()
+            if not (request_id and len(request_id) <= 200 and request_id.isprintable()):
+                request_id = None
+        if not request_id:
+            request_id = f"{_random_bits(128):032x}"
+        environ[REQUEST_ID_KEY] = request_id
+        statuses: list[str] = []
+
+        def start(status: str, headers: list, exc_info=None):
+            headers.append(("X-Request-ID", request_id))
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        body = self.wsgi_app(environ, start)
+        elapsed = time.perf_counter() - started
+        status = int(statuses[-1][:3]) if statuses else 500
+        req = environ.pop(_REQUEST_KEY, None)  # popped: no environ <-> request cycle left for the GC
+        rule = req.url_rule if req is not None else None
+        endpoint = rule.rule if rule is not None else "unmatched"
+        method = environ.get("REQUEST_METHOD", "")
+        key = (endpoint, method, status)
+        series = self.series.get(key)
+        if series is None:  # labels() locks and hashes every call; the children never change
+            series = self.series[key] = (metrics.REQUESTS.labels(self.service, endpoint, method, str(status)),
+                                         metrics.LATENCY.labels(self.service, endpoint))
+        series[0].inc()
+        series[1].observe(elapsed)
+        path = environ.get("PATH_INFO", "")
+        if not path.isascii():  # WSGI carries the path as latin-1 text of its UTF-8 bytes
+            path = path.encode("latin-1").decode("utf-8", "replace")
+        ms = round(elapsed * 1000, 2)
+        if status >= 500:  # 503 (no model yet, not ready) is expected at start: a warning, not an error
+            log.log(logging.WARNING if status == 503 else logging.ERROR, "request",
+                    extra={"method": method, "path": path, "status": status, "ms": ms, "request_id": request_id})
+        elif self.log_all:
+            self.access(method, path, status, ms, request_id)
+        return body

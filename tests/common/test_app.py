@@ -256,3 +256,33 @@ def test_a_shared_dependency_failing_degrades_without_failing_readiness(file_sto
     assert resp.status_code == 200 and resp.json["status"] == "degraded" and resp.json["degraded"] == problems[0]
     problems[0] = None
     assert app.test_client().get("/api/demo/ready").json["status"] == "ready"
+
+
+def test_access_line_fast_path_writes_the_json_formatter_shape(demo):
+    """In production the root logger has only the JSON handler: the access line skips LogRecord but
+    must read exactly like the formatter's lines (pytest's own handlers force the logging path)."""
+    import io
+    import logging
+
+    from services.common.logs import JsonFormatter
+
+    root = logging.getLogger()
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter())
+    saved = root.handlers[:]
+    root.handlers[:] = [handler]
+    try:
+        client = demo[0].test_client()
+        client.get("/api/demo/health", headers={"X-Request-ID": 'id "quoted"'})
+        client.get("/api/demo/nowhere\u00e9")
+        logging.getLogger("services.model").info("other line", extra={"k": 1})
+    finally:
+        root.handlers[:] = saved
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [set(line) for line in lines[:2]] == [{"ts", "level", "logger", "message", "request_id", "method", "path",
+                                                  "status", "ms"}] * 2
+    assert lines[0]["request_id"] == 'id "quoted"' and lines[0]["status"] == 200 and lines[0]["level"] == "INFO"
+    assert lines[1]["path"] == "/api/demo/nowhere\u00e9" and lines[1]["status"] == 404
+    assert len(lines[1]["request_id"]) == 32 and lines[0]["ts"].endswith("Z") and len(lines[0]["ts"]) == 24
+    assert lines[2]["message"] == "other line" and lines[2]["k"] == 1
