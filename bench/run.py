@@ -78,7 +78,7 @@ def model_source(service: str, work: Path, train: bool, store: Path = DEFAULT_ST
 def service_env(store_uri: str, work: Path) -> dict[str, str]:
     run = uuid.uuid4().hex[:8]
     return {"MODEL_STORE_URI": store_uri, "MODEL_CACHE_DIR": str(work / f"cache-{run}"),
-            "FLOW_SQLITE_PATH": str(work / f"flow-state-{run}.sqlite3"), "LOG_LEVEL": "WARNING"}
+            "FLOW_SQLITE_PATH": str(work / f"flow-state-{run}.sqlite3"), "LOG_LEVEL": "INFO"}  # as in production
 
 
 def drive(server: Gunicorn, method: str, path: str, body, seconds: float) -> dict:
@@ -131,7 +131,7 @@ def measure_service(service: str, store_uri: str, version_dir: Path, work: Path,
                                      + [(ep.method, prefix + ep.path, ep.body) for ep in endpoints], seconds)
         result["noop"] = measured[0]
         for ep, res in zip(endpoints, measured[1:]):
-            res.update(label=ep.label, main=ep.main, batch_rows=ep.batch_rows,
+            res.update(label=ep.label, method=ep.method, main=ep.main, batch_rows=ep.batch_rows,
                        rows_per_s=round(res["rps"] * ep.batch_rows, 1))
             result["endpoints"].append(res)
         if service == "flow":
@@ -146,7 +146,10 @@ def measure_service(service: str, store_uri: str, version_dir: Path, work: Path,
             result["seed_error"] = f"{type(exc).__name__}: {exc}"
         if spec is not None:
             say(f"{service}: seeds' style ({spec['description']})")
-            with Gunicorn("bench.seed_app:create_app()", {"BENCH_SEED_DIR": str(SEED_CACHE / service)},
+            # The seeds ran sync workers; under gevent their native models answered ~15x slower
+            # (2.5 vs ~38 req/s for sales in a --quick run), which would flatter the comparison.
+            with Gunicorn("bench.seed_app:create_app()", {"BENCH_SEED_DIR": str(SEED_CACHE / service),
+                                                          "GUNICORN_CMD_ARGS": "--worker-class sync"},
                           log_dir=work) as seed:
                 seed.wait_ready("/seed/health")
                 res = drive(seed, "POST", "/seed/predict", spec["body"], seconds)
@@ -219,7 +222,7 @@ imported = time.perf_counter()
 app = create_app(load_settings(model_store_uri=sys.argv[1], model_cache_dir=Path(sys.argv[2]),
                                model_refresh_seconds=0, model_start_wait_seconds=120))
 holder = app.extensions["model_holder"]
-assert holder.current is not None, holder.last_error
+assert holder.wait_first_load(120) is not None, holder.reason()
 elapsed = time.perf_counter() - started
 libs = sorted(m for m in {libs!r} if m in sys.modules)
 heavy = sorted(m for m in ("scipy", "boto3", "onnxruntime", "numpy", "flask", "pydantic_settings") if m in sys.modules)
@@ -239,7 +242,7 @@ def import_probe(service: str, store_uri: str, work: Path) -> dict:
 
 def request_profile(service: str, store: Path) -> dict:
     """bench.profile in its own process: in-process us/request and a cProfile of the main endpoint."""
-    out = subprocess.run([sys.executable, "-m", "bench.profile", service, "--json", "--n", "1000", "--top", "14",
+    out = subprocess.run([sys.executable, "-m", "bench.profile", service, "--json", "--n", "2100", "--top", "14",
                           "--store", str(store)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
@@ -355,11 +358,8 @@ def measure_all(service: str, work: Path, time_training: bool, seconds: float, a
     entry["cold_start"] = cold_start(service, version_dir, work, 1 if args.quick else 3)
     entry["imports"] = import_probe(service, store_uri, work)
     entry["onnx_batch"] = onnx_batches(version_dir)
-    main_ep = next((e for e in entry["endpoints"] if e.get("main")), None)
-    below = main_ep and entry["noop"]["rps"] and main_ep["rps"] / entry["noop"]["rps"] < report.NOOP_TARGET
-    if below and not args.quick:  # full runs only: it adds ~10 s per service
-        say(f"{service}: profiling the request path (below the no-op target)")
-        entry["profile"] = request_profile(service, version_dir.parent.parent)
+    say(f"{service}: in-process cost against a bare Flask app, and a profile of the request path")
+    entry["profile"] = request_profile(service, version_dir.parent.parent)
     return entry
 
 

@@ -45,3 +45,6 @@ def test_quick_run_reports_every_column(sales_artifact, tmp_path):
     assert 0 < sales["cold_start"]["median_s"] < 60
     assert "statsmodels" not in sales["imports"]["imported"] and "sklearn" not in sales["imports"]["imported"]
     assert {b["file"] for b in sales["onnx_batch"]} == {"random_forest.onnx", "xgboost.onnx"}
+    prof = sales["profile"]  # the in-process target: the main endpoint against a bare Flask JSON POST
+    assert prof["x_bare"]["POST /predict"] > 0 and prof["bare_us"]["POST /predict"] > 0 and prof["noop_us"] > 0
+    assert "in-process <= 1.6x a bare Flask JSON POST" in text
