@@ -32,6 +32,10 @@ locals {
   # and reads only models/<name>/ (which its task role is limited to).
   model_store_root = { for k, s in local.services : k => trimsuffix(s.model_prefix, "/${k}") }
 
+  # Scheduled retraining: the registry's "train" entry of each service
+  # (schedule, cpu, memory, extra arguments of python -m services.<name>.train).
+  training = { for k, s in local.services : k => s.train if can(s.train.schedule) }
+
   flow_enabled = var.flow_state_service != null && contains(keys(local.services), coalesce(var.flow_state_service, "-"))
 
   # The DynamoDB calls services/flow/state.py makes (DynamoStateStore):
@@ -82,10 +86,13 @@ module "website" {
 module "ecr" {
   source = "./modules/ecr"
 
-  name          = local.prefix
-  repositories  = keys(local.services)
-  force_destroy = var.force_destroy
-  tags          = local.tags
+  name = local.prefix
+  # <svc> holds both images of a release: <tag> (serving) and <tag>-train
+  # (training), as scripts/build_and_push_ecr.sh pushes them.
+  repositories       = keys(local.services)
+  keep_tagged_images = 60
+  force_destroy      = var.force_destroy
+  tags               = local.tags
 }
 
 module "dynamodb" {
@@ -107,6 +114,8 @@ module "iam" {
   name              = local.prefix
   models_bucket_arn = module.s3.models_bucket_arn
   services          = { for k, s in local.services : k => { model_prefix = s.model_prefix } }
+  training          = { for k, t in local.training : k => { family = "${local.prefix}-${k}-train", region = local.region } }
+  cluster_arn       = aws_ecs_cluster.this.arn
   state_tables = local.flow_enabled ? {
     (var.flow_state_service) = { arn = module.dynamodb[0].table_arn, actions = local.flow_state_actions }
   } : {}
@@ -229,4 +238,52 @@ module "alarms" {
       log_group_name          = svc.log_group_name
     }
   }
+}
+
+resource "aws_scheduler_schedule_group" "training" {
+  count = var.create_services && length(local.training) > 0 ? 1 : 0
+
+  name = local.prefix
+  tags = local.tags
+}
+
+module "training" {
+  source   = "./modules/training"
+  for_each = var.create_services ? local.training : {}
+
+  name        = each.key
+  name_prefix = local.prefix
+  region      = local.region
+
+  image   = "${module.ecr.repository_urls[each.key]}:${lookup(var.image_tags, each.key, var.image_tag)}-train"
+  command = concat(["python", "-m", "services.${each.key}.train"], try(each.value.args, []))
+  cpu     = each.value.cpu
+  memory  = each.value.memory
+
+  schedule       = each.value.schedule
+  enabled        = var.training_enabled
+  schedule_group = aws_scheduler_schedule_group.training[0].name
+
+  cluster_arn        = aws_ecs_cluster.this.arn
+  scheduler_role_arn = module.iam.scheduler_role_arn
+  execution_role_arn = module.iam.execution_role_arn
+  task_role_arn      = module.iam.training_role_arns[each.key]
+
+  # The same store root the service reads: training publishes with the same
+  # code (services.common.store), version folder first and LATEST last.
+  environment = {
+    MODEL_STORE_URI = "s3://${module.s3.models_bucket_name}/${local.model_store_root[each.key]}"
+    MODEL_CACHE_DIR = "/tmp/model-cache"
+    AWS_REGION      = local.region
+    PROGRESS        = "0"
+  }
+
+  vpc_id             = module.vpc.vpc_id
+  vpc_cidr           = module.vpc.vpc_cidr
+  subnet_ids         = module.vpc.private_subnet_ids
+  s3_prefix_list_id  = module.vpc.s3_prefix_list_id
+  alarm_topic_arn    = module.alarms.topic_arn
+  log_retention_days = var.log_retention_days
+
+  tags = local.tags
 }

@@ -77,3 +77,15 @@ output "alarm_topic_arn" {
   description = "SNS topic every alarm notifies."
   value       = module.alarms.topic_arn
 }
+
+output "training" {
+  description = "Per retrained service: its training task definition family, schedule and log group (empty while create_services = false)."
+  value = {
+    for k, t in module.training : k => {
+      task_definition = t.task_definition_family
+      schedule        = t.schedule_name
+      log_group       = t.log_group_name
+      security_group  = t.security_group_id
+    }
+  }
+}

@@ -157,6 +157,12 @@ variable "deployment_timeout" {
   default     = "20m"
 }
 
+variable "training_enabled" {
+  description = "Run the registry's retraining schedules (false keeps the schedules, disabled)."
+  type        = bool
+  default     = true
+}
+
 variable "alarm_emails" {
   description = "E-mail addresses subscribed to the alarm topic."
   type        = list(string)

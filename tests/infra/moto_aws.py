@@ -23,6 +23,12 @@ What this adds, and so what the apply tier emulates rather than exercises:
   `<bucket>/*`. Here the same check (an Allow of s3:PutObject for the logging
   service principal) matches the Resource as the wildcard pattern it is.
 
+- S3 bucket policies on object reads and writes: moto treats a statement
+  whose condition does not hold as a Deny, so a TLS-only policy (`Deny s3:*`
+  when `aws:SecureTransport` is false) refuses every object request. Here a
+  statement applies only when its condition holds, and a request counts as
+  made over TLS, as every AWS SDK call of the services and training tasks is
+  (on loopback the test speaks plain HTTP to moto).
 - CloudFront distribution configs read back as written: moto forgets an
   origin's `OriginAccessControlId`, adds `ForwardedValues` to a cache
   behaviour that uses a cache policy, and `SSLSupportMethod` to the default
@@ -199,6 +205,49 @@ def certificate_init(self, config):
     self.ssl_support_method = config.get("SSLSupportMethod")
 
 
+# --------------------------------------------------------------------------
+# S3 bucket policies: conditions decide whether a statement applies
+# --------------------------------------------------------------------------
+_REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+
+def _condition_holds(conditions: dict) -> bool:
+    for operator, tests in conditions.items():
+        for key, expected in tests.items():
+            actual = _REQUEST_CONTEXT.get(key.lower())
+            expected = [str(v).lower() for v in (expected if isinstance(expected, list) else [expected])]
+            if operator in ("Bool", "StringEquals", "StringEqualsIgnoreCase"):
+                if actual is None or actual.lower() not in expected:
+                    return False
+            else:  # a key this emulation does not know (source ARN, account, ...): not this caller
+                return False
+    return True
+
+
+def get_permission(self, action: str, resource: str):
+    from moto.iam.access_control import PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    permitted = False
+    for st in json.loads(self.policy.decode())["Statement"]:
+        actions = st.get("Action", [])
+        resources = st.get("Resource", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = [resources] if isinstance(resources, str) else resources
+        if not (any(fnmatch.fnmatchcase(action, a) for a in actions)
+                and any(fnmatch.fnmatchcase(resource, r) for r in resources)):
+            continue
+        if not _condition_holds(st.get("Condition", {})):
+            continue
+        if st.get("Effect") == "Deny":
+            return PermissionResult.DENIED
+        # An Allow for everyone applies to the caller; one for a service
+        # principal (CloudFront, log delivery) does not.
+        permitted = permitted or st.get("Principal") in ("*", {"AWS": "*"})
+    return PermissionResult.PERMITTED if permitted else PermissionResult.NEUTRAL
+
+
 def install() -> None:
     ApplicationAutoScalingResponse.list_tags_for_resource = list_tags_for_resource
     ApplicationAutoScalingResponse.tag_resource = tag_resource
@@ -211,6 +260,7 @@ def install() -> None:
     cloudfront_models.DefaultCacheBehaviour.__init__ = behaviour_init
     cloudfront_models.ViewerCertificate.__init__ = certificate_init
     s3_models.FakeBucket._log_permissions_enabled_policy = staticmethod(_log_permissions_enabled_policy)
+    s3_models.FakeBucket.get_permission = get_permission
 
 
 def main(argv: list[str] | None = None) -> None:

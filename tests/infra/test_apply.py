@@ -538,6 +538,118 @@ def test_a_port_change_in_the_registry_replaces_the_target_group_in_one_apply(ap
     assert rule["Actions"][0]["TargetGroupArn"] == groups[0]["TargetGroupArn"]
 
 
+# --------------------------------------------------------------------------
+# scheduled retraining
+# --------------------------------------------------------------------------
+def test_every_registry_entry_is_retrained_on_its_schedule(applied, boto):
+    scheduler, ecs, ec2 = boto("scheduler"), boto("ecs"), boto("ec2")
+    cluster_arn = ecs.describe_clusters(clusters=[applied.applied["ecs_cluster_name"]])["clusters"][0]["clusterArn"]
+    private = {s["SubnetId"] for s in ec2.describe_subnets(Filters=[{"Name": "tag:Tier", "Values": ["private"]}])["Subnets"]}
+    assert set(applied.applied["training"]) == set(REGISTRY)
+    for name, entry in REGISTRY.items():
+        schedule = scheduler.get_schedule(Name=f"{PREFIX}-{name}-train", GroupName=PREFIX)
+        assert schedule["ScheduleExpression"] == entry["train"]["schedule"] and schedule["State"] == "ENABLED", name
+        target = schedule["Target"]
+        assert target["Arn"] == cluster_arn and target["RoleArn"].endswith(f"role/{PREFIX}-training-scheduler")
+        params = target["EcsParameters"]
+        assert params["LaunchType"] == "FARGATE" and params["TaskCount"] == 1
+        net = params["NetworkConfiguration"]["awsvpcConfiguration"]
+        assert set(net["Subnets"]) == private and net["AssignPublicIp"] == "DISABLED", name
+
+        task = ecs.describe_task_definition(taskDefinition=params["TaskDefinitionArn"])["taskDefinition"]
+        assert task["family"] == f"{PREFIX}-{name}-train"
+        assert (int(task["cpu"]), int(task["memory"])) == (entry["train"]["cpu"], entry["train"]["memory"]), name
+        (container,) = task["containerDefinitions"]
+        assert container["image"] == f"{applied.applied['ecr_repository_base']}/{name}:{IMAGE_TAG}-train"
+        assert container["command"][:3] == ["python", "-m", f"services.{name}.train"]
+        assert container["readonlyRootFilesystem"] is True and container["user"] == "10001:10001"
+        assert {m["containerPath"] for m in container["mountPoints"]} == {"/tmp", "/app/var"}
+        assert task["taskRoleArn"].endswith(f"role/{PREFIX}-{name}-train")
+        env = {e["name"]: e["value"] for e in container["environment"]}
+        serving = ecs.describe_task_definition(taskDefinition=f"{PREFIX}-{name}")["taskDefinition"]
+        serving_env = {e["name"]: e["value"] for e in serving["containerDefinitions"][0]["environment"]}
+        assert env["MODEL_STORE_URI"] == serving_env["MODEL_STORE_URI"], name  # publishes where the service reads
+
+
+def test_training_roles_write_only_their_own_prefix_and_the_scheduler_runs_only_training(applied, boto):
+    from .test_terraform_static import s3_actions_of_the_model_store
+
+    iam = boto("iam")
+    bucket_arn = f"arn:aws:s3:::{applied.applied['models_bucket']}"
+    for name, entry in REGISTRY.items():
+        statements = _statements(iam, f"{PREFIX}-{name}-train")
+        own = f"{bucket_arn}/{entry['model_prefix']}"
+        for action in s3_actions_of_the_model_store():
+            resource = bucket_arn if action == "s3:ListBucket" else f"{own}/v9/model.onnx"
+            assert allowed(statements, action, resource), (name, action)
+        for other, other_entry in REGISTRY.items():
+            if other != name:
+                for action in ("s3:PutObject", "s3:GetObject"):
+                    assert not allowed(statements, action, f"{bucket_arn}/{other_entry['model_prefix']}/LATEST"), (name, other)
+        assert not allowed(statements, "s3:DeleteObject", f"{own}/LATEST")
+    scheduler = _statements(iam, f"{PREFIX}-training-scheduler")
+    run = [st for st in scheduler if "ecs:RunTask" in _as_list(st["Action"])]
+    assert {r.rsplit("/", 1)[1] for st in run for r in _as_list(st["Resource"])} == {
+        f"{PREFIX}-{name}-train:*" for name in REGISTRY}
+    passes = {r.rsplit("/", 1)[1] for st in scheduler if "iam:PassRole" in _as_list(st["Action"])
+              for r in _as_list(st["Resource"])}
+    assert passes == {f"{PREFIX}-ecs-execution", *(f"{PREFIX}-{name}-train" for name in REGISTRY)}
+    assert not allowed(scheduler, "ecs:RunTask", f"arn:aws:ecs:{REGION}:123456789012:task-definition/{PREFIX}-sales:3")
+
+
+def test_a_failed_training_run_is_sent_to_the_alarm_topic(applied, boto):
+    events = boto("events")
+    topic = applied.applied["alarm_topic_arn"]
+    for name in REGISTRY:
+        rule = events.describe_rule(Name=f"{PREFIX}-{name}-train-failed")
+        pattern = json.loads(rule["EventPattern"])
+        assert pattern["detail"]["group"] == [f"family:{PREFIX}-{name}-train"]
+        assert pattern["detail"]["containers"]["exitCode"] == [{"anything-but": 0}]
+        assert [t["Arn"] for t in events.list_targets_by_rule(Rule=rule["Name"])["Targets"]] == [topic]
+
+
+def training_run(applied, boto, tmp_path, name: str, *extra: str) -> subprocess.CompletedProcess:
+    """The training task's own command and environment, run as its container
+    would (here as a local process; the image itself is tests/containers')."""
+    task = boto("ecs").describe_task_definition(taskDefinition=f"{PREFIX}-{name}-train")["taskDefinition"]
+    (container,) = task["containerDefinitions"]
+    env = {k: v for k, v in applied.env.items() if not k.startswith("TF_")}
+    env.update({e["name"]: e["value"] for e in container["environment"]})
+    env.update(MODEL_CACHE_DIR=str(tmp_path / "model-cache"), DATABASE_URL=f"sqlite:///{tmp_path / 'warehouse.db'}",
+               PROGRESS="0")
+    command = [sys.executable if part == "python" else part for part in container["command"]]
+    return subprocess.run([*command, *extra], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_demands_validation_stops_a_training_run_before_anything_is_published(applied, boto, tmp_path):
+    source = REPO / "data" / "retail_demand" / "dunnhumby_frozen_pizza_weekly.csv"
+    lines = source.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("UNITS")] = "-5"  # a rule the pipeline's validation enforces: units are never negative
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join([lines[0], ",".join(row), *lines[2:]]) + "\n")
+    result = training_run(applied, boto, tmp_path, "demand", "--data", str(bad), "--report", str(tmp_path / "report.txt"))
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "units_non_negative" in result.stderr
+    s3 = boto("s3")
+    listed = s3.list_objects_v2(Bucket=applied.applied["models_bucket"], Prefix="models/demand/")
+    assert listed.get("KeyCount", 0) == 0, [o["Key"] for o in listed.get("Contents", [])]
+
+
+def test_a_training_run_publishes_where_its_service_reads(applied, boto, tmp_path):
+    result = training_run(applied, boto, tmp_path, "powerball", "--small", "--quiet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    s3 = boto("s3")
+    bucket = applied.applied["models_bucket"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="models/")["Contents"]]
+    assert keys and all(k.startswith("models/powerball/") for k in keys), keys
+    version = s3.get_object(Bucket=bucket, Key="models/powerball/LATEST")["Body"].read().decode().strip()
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=f"models/powerball/{version}/manifest.json")["Body"].read())
+    assert manifest["service"] == "powerball" and manifest["version"] == version
+    assert {f"models/powerball/{version}/{name}" for name in manifest["files"]} <= set(keys)
+
+
 def test_destroy_leaves_no_state_and_the_scripts_then_fail_loudly(applied):
     applied.run("destroy", "-auto-approve", *applied.var_args(), label="destroy")
     assert applied.state_list() == []

@@ -209,6 +209,7 @@ def test_every_service_family_is_driven_by_the_registry():
     calls = hcl.module_calls()
     assert calls["service"]["for_each"] == "${var.create_services ? local.services : {}}"
     assert calls["ecr"]["repositories"] == "${keys(local.services)}"
+    assert calls["training"]["for_each"] == "${var.create_services ? local.training : {}}"
     assert calls["alb"]["services"].startswith("${{for k, s in local.services : k => {")
     assert calls["iam"]["services"] == "${{for k, s in local.services : k => {model_prefix = s.model_prefix}}}"
     # ... and inside the modules each family iterates over what it was given.
@@ -329,9 +330,13 @@ def test_no_iam_wildcard_actions_or_resources():
             # A KMS key policy: Resource "*" means the key itself; the account
             # statement is AWS's default (delegates to IAM).
             continue
-        for action in st.get("actions", []):
+        actions, resources = st.get("actions", []), st.get("resources", [])
+        # A `for` expression stays one string: check it as a whole.
+        actions = [actions] if isinstance(actions, str) else actions
+        resources = [resources] if isinstance(resources, str) else resources
+        for action in actions:
             assert "*" not in action, f"{where}: wildcard action {action}"
-        for resource in st.get("resources", []):
+        for resource in resources:
             assert resource != "*" and not re.fullmatch(r"arn:[^:]*:[^:]*:[^:]*:[^:]*:\*", resource), \
                 f"{where}: wildcard resource {resource}"
     assert seen >= 6
@@ -606,3 +611,61 @@ def test_model_load_failure_filter_matches_the_line_a_failing_service_logs(tmp_p
     assert any(cloudwatch_json_pattern_matches(pattern, line) for line in lines), (pattern, lines)
     ok = json.dumps({"level": "INFO", "message": "model loaded", "service": "sales"})
     assert not cloudwatch_json_pattern_matches(pattern, ok)
+
+
+# --------------------------------------------------------------------------
+# scheduled retraining
+# --------------------------------------------------------------------------
+# boto3 S3 calls of the model store -> the IAM actions they need.
+S3_CALL_ACTIONS = {"get_object": {"s3:GetObject"}, "download_file": {"s3:GetObject"},
+                   "put_object": {"s3:PutObject"}, "upload_file": {"s3:PutObject", "s3:AbortMultipartUpload"},
+                   "get_paginator": {"s3:ListBucket"}}
+
+
+def s3_actions_of_the_model_store() -> set[str]:
+    """Every IAM action the S3 backend of services/common/store.py needs to publish."""
+    source = (REPO / "services" / "common" / "store.py").read_text()
+    backend = source[source.index("class S3Backend"):]
+    calls = set(re.findall(r"self\.client\.([a-z_0-9]+)", backend))
+    unknown = calls - set(S3_CALL_ACTIONS)
+    assert not unknown, f"store.py calls S3 {unknown}: add them to S3_CALL_ACTIONS and the training role"
+    return set().union(*(S3_CALL_ACTIONS[c] for c in calls))
+
+
+def test_training_roles_may_do_what_publishing_does_on_their_own_prefix_only():
+    doc = hcl.data("iam")["aws_iam_policy_document.models_write"]
+    statements = {s["sid"]: s for s in doc["statement"]}
+    granted = set(statements["ReadWriteOwnModels"]["actions"]) | set(statements["ListOwnModels"]["actions"])
+    assert granted == s3_actions_of_the_model_store()
+    assert statements["ReadWriteOwnModels"]["resources"] == [
+        "${var.models_bucket_arn}/${var.services[each.key].model_prefix}/*"]
+    serving = hcl.data("iam")["aws_iam_policy_document.models_read"]
+    assert not any("s3:PutObject" in st["actions"] for st in serving["statement"])
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_every_service_has_a_valid_training_schedule(svc):
+    train = SERVICES[svc]["train"]
+    assert re.fullmatch(r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)|rate\(\d+ (minute|hour|day)s?\)", train["schedule"]), train
+    fargate_memory = {256: range(512, 2049), 512: range(1024, 4097), 1024: range(2048, 8193),
+                      2048: range(4096, 16385), 4096: range(8192, 30721)}
+    assert train["memory"] in fargate_memory[train["cpu"]], train
+    assert all(isinstance(a, str) for a in train.get("args", []))
+
+
+def test_training_task_runs_the_services_train_module_read_only_as_non_root():
+    res = hcl.resources("training")
+    container = hcl.locals_("training")["container_definition"]
+    assert container["readonlyRootFilesystem"] is True and container["user"] == "${var.container_user}"
+    assert container["command"] == "${var.command}"
+    # The training image is the release's <tag>-train in the service's own repository.
+    assert hcl.module_calls()["training"]["image"] == (
+        "${module.ecr.repository_urls[each.key]}:${lookup(var.image_tags, each.key, var.image_tag)}-train")
+    assert hcl.module_calls()["training"]["command"] == (
+        '${concat(["python", "-m", "services.${each.key}.train"], try(each.value.args, []))}')
+    schedule = res["aws_scheduler_schedule.this"]
+    params = hcl.one(hcl.one(schedule["target"])["ecs_parameters"])
+    assert hcl.one(params["network_configuration"])["assign_public_ip"] is False
+    assert hcl.one(hcl.one(schedule["target"])["retry_policy"])["maximum_retry_attempts"] == 0
+    ingress = [k for k in res if k.startswith("aws_vpc_security_group_ingress_rule.")]
+    assert ingress == []

@@ -14,7 +14,7 @@ variable "repositories" {
 }
 
 variable "keep_tagged_images" {
-  description = "Number of tagged images kept per repository (older ones expire)."
+  description = "Number of tagged images kept per repository (older ones expire); a release pushes two (serving and -train)."
   type        = number
   default     = 30
 

@@ -73,6 +73,114 @@ resource "aws_iam_role_policy" "models_read" {
   policy = data.aws_iam_policy_document.models_read[each.key].json
 }
 
+# ---------------------------------------------------------------------------
+# Training: one task role per service that may read and write its own model
+# prefix and nothing else, and the role EventBridge Scheduler uses to start
+# the training tasks.
+# ---------------------------------------------------------------------------
+resource "aws_iam_role" "training" {
+  for_each = var.training
+
+  name               = "${var.name}-${each.key}-train"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = merge(var.tags, { Service = each.key, Purpose = "training" })
+}
+
+# What services/common/store.py (S3Backend) calls while publishing:
+# get_object/download_file (GetObject), put_object/upload_file (PutObject,
+# multipart uploads included; AbortMultipartUpload cleans up a failed one),
+# list_objects_v2 (ListBucket).
+data "aws_iam_policy_document" "models_write" {
+  for_each = var.training
+
+  statement {
+    sid       = "ReadWriteOwnModels"
+    actions   = ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"]
+    resources = ["${var.models_bucket_arn}/${var.services[each.key].model_prefix}/*"]
+  }
+
+  statement {
+    sid       = "ListOwnModels"
+    actions   = ["s3:ListBucket"]
+    resources = [var.models_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.services[each.key].model_prefix}/*"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "models_write" {
+  for_each = var.training
+
+  name   = "write-own-models"
+  role   = aws_iam_role.training[each.key].id
+  policy = data.aws_iam_policy_document.models_write[each.key].json
+}
+
+data "aws_iam_policy_document" "scheduler_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+resource "aws_iam_role" "scheduler" {
+  count = length(var.training) > 0 ? 1 : 0
+
+  name               = "${var.name}-training-scheduler"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  tags               = merge(var.tags, { Purpose = "training" })
+}
+
+data "aws_iam_policy_document" "scheduler" {
+  count = length(var.training) > 0 ? 1 : 0
+
+  statement {
+    sid       = "RunTrainingTasks"
+    actions   = ["ecs:RunTask"]
+    resources = [for k, t in var.training : "arn:${data.aws_partition.current.partition}:ecs:${t.region}:${data.aws_caller_identity.current.account_id}:task-definition/${t.family}:*"]
+
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = [var.cluster_arn]
+    }
+  }
+
+  statement {
+    sid       = "PassTrainingRoles"
+    actions   = ["iam:PassRole"]
+    resources = concat([aws_iam_role.execution.arn], [for r in aws_iam_role.training : r.arn])
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "scheduler" {
+  count = length(var.training) > 0 ? 1 : 0
+
+  name   = "run-training-tasks"
+  role   = aws_iam_role.scheduler[0].id
+  policy = data.aws_iam_policy_document.scheduler[0].json
+}
+
 # A service's own state table, with exactly the actions its code calls
 # (the caller derives them from the code; tests/infra checks they match).
 data "aws_iam_policy_document" "state_table" {

@@ -39,6 +39,26 @@ variable "state_tables" {
   }
 }
 
+variable "training" {
+  description = "Services retrained on a schedule: the family and region of their training task definition (<prefix>-<service>-train), which the scheduler role may run."
+  type = map(object({
+    family = string
+    region = string
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k, t in var.training : contains(keys(var.services), k) && t.family != ""])
+    error_message = "Every trained service must be one of var.services, with its task definition family."
+  }
+}
+
+variable "cluster_arn" {
+  description = "ECS cluster the scheduler may run training tasks in (required with training)."
+  type        = string
+  default     = null
+}
+
 variable "tags" {
   description = "Tags added to every resource of the module."
   type        = map(string)
