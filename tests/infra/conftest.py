@@ -102,20 +102,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint(tmp_path_factory):
-    """A moto server (S3 and friends) on a free loopback port, for the session."""
+def serve_moto(log: Path, module: str = "moto.server", env: dict[str, str] | None = None):
+    """Start `python -m <module>` (moto's server, or tests.infra.moto_aws) on a
+    free loopback port; yields its URL, stops it afterwards."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen([sys.executable, "-m", module, "-H", "127.0.0.1", "-p", str(port)],
+                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
@@ -131,6 +127,12 @@ def moto_endpoint(tmp_path_factory):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(tmp_path_factory):
+    """A moto server (S3 and friends) on a free loopback port, for the session."""
+    yield from serve_moto(tmp_path_factory.mktemp("moto") / "moto.log")
 
 
 @pytest.fixture(scope="session")

@@ -25,12 +25,11 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .conftest import (REPO, SCRIPTS, TERRAFORM, _free_port, find_tool, load_registry, provider_mirror,
+from .conftest import (REPO, SCRIPTS, TERRAFORM, find_tool, load_registry, provider_mirror, serve_moto,
                        terraform_cli_config, terraform_command)
 
 pytestmark = pytest.mark.slow
@@ -86,31 +85,9 @@ class Terraform:
 @pytest.fixture(scope="module")
 def moto_aws(tmp_path_factory):
     """moto with the managed IAM policies loaded and the extension of moto_aws.py."""
-    port = _free_port()
-    log = tmp_path_factory.mktemp("moto-aws") / "moto.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(MOTO_IAM_LOAD_MANAGED_POLICIES="true", MOTO_ECS_FAILING_IMAGE_TAGS=FAILING_TAG)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.infra.moto_aws", "-H", "127.0.0.1", "-p", str(port)],
-                                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"moto server did not start: {log.read_text(errors='replace')[-2000:]}")
-                time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    yield from serve_moto(tmp_path_factory.mktemp("moto-aws") / "moto.log", "tests.infra.moto_aws", env)
 
 
 def aws_env(endpoint: str, home: Path) -> dict[str, str]:
