@@ -145,8 +145,17 @@ def _shares(buckets: Buckets, keys: Iterable[str]) -> dict[str, float]:
     return {k: (n / total if total else 0.0) for k, n in counts.items()}
 
 
+def _as_float(values: np.ndarray) -> np.ndarray:
+    """Numbers as requests carry them: a float32 column (a feature matrix) back to its shortest decimal,
+    so 4.99 in training and 4.99 in a request fall in the same bucket."""
+    values = np.asarray(values)
+    if values.dtype == np.float32:
+        return values.astype(str).astype(float)
+    return values.astype(float)
+
+
 def _number_entry(values: np.ndarray, bins: int) -> dict[str, Any]:
-    x = np.asarray(values, dtype=float)
+    x = _as_float(values)
     finite = x[np.isfinite(x)]
     if finite.size == 0:
         raise ValueError("no finite values to profile")
@@ -184,8 +193,7 @@ def profile(frame: Any, features: Sequence[Feature], *, bins: int = BINS) -> dic
         entry["shares"] = {}
         buckets = Buckets(feature.name, entry)
         if feature.kind == NUMBER:
-            x = np.asarray(values, dtype=float)
-            keys = [buckets.key(v) for v in x.tolist()]
+            keys = [buckets.key(v) for v in _as_float(values).tolist()]
         else:
             keys = [buckets.key(v) for v in values.tolist()]
         entry["shares"] = _shares(buckets, keys)

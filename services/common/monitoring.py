@@ -131,13 +131,18 @@ def absolute_error(when: str, actual: float, prediction: float, baseline: float,
                  weight=float(weight), in_training=in_training, detail=detail)
 
 
+class BaselineUnavailable(Exception):
+    """The served artifact cannot compute the manifest's baseline for an actual (answered as a 503)."""
+
+
 Extractor = Callable[[dict[str, Any], Any], Iterable[dict[str, Any]]]
 
 
 @dataclass
 class Monitoring:
     """A service's monitoring: `observe` maps a view name to a function of (the view's validated request
-    objects, the loaded model) giving one {feature: value} per served row; `features` are the served
+    objects, the loaded model) giving one {feature: value} per served row (a list value counts each item,
+    for a feature pooled over several inputs); `features` are the served
     features (training passes them to drift.profile); `actual` is the body of POST /actuals, `key(actual)`
     its idempotency key ({field: value}), `score(actual, loaded)` the Score of model and baseline;
     `metric` names the live error (a mean of per-row losses, as the manifest's summary metric)."""
@@ -355,8 +360,9 @@ class Monitor:
                     if b is None:
                         continue
                     counts = self._pending_counts.setdefault((version, name), {})
-                    key = b.key(value)
-                    counts[key] = counts.get(key, 0) + 1
+                    for v in value if isinstance(value, (list, tuple)) else (value,):  # a pooled feature: each
+                        key = b.key(v)
+                        counts[key] = counts.get(key, 0) + 1
 
     def flush(self) -> bool:
         """Bucket what the queue holds and add it to the store; on failure keep it for the next flush."""
@@ -629,7 +635,11 @@ def mount(app: Flask, api: Api, holder, model_store) -> Monitor | None:
                                [{"field": "monitoring", "problem": "off"}])
             key_fields = spec.key(body)
             key = "|".join(f"{k}={v}" for k, v in key_fields.items())
-            score = spec.score(body, loaded)
+            try:
+                score = spec.score(body, loaded)
+            except BaselineUnavailable as exc:
+                raise ApiError(503, "baseline_unavailable", f"{exc}; this actual cannot be scored",
+                               [{"field": "body", "problem": str(exc)}]) from None
             for name in ("model_loss", "baseline_loss", "weight"):
                 if not math.isfinite(getattr(score, name)):
                     raise ApiError(400, "invalid_request", f"{name} of this actual is not finite",

@@ -92,3 +92,12 @@ def test_thresholds_are_the_stated_ones():
 def test_profile_refuses_a_missing_column():
     with pytest.raises(ValueError, match="no column 'nope'"):
         drift.profile(frame(), [Feature("nope", NUMBER)])
+
+
+def test_a_float32_column_buckets_as_the_decimals_requests_send():
+    values = np.round(np.random.default_rng(0).uniform(4, 6, 1000), 2).astype(np.float32)
+    entry = drift.profile({"p": values}, [Feature("p", NUMBER)])["features"]["p"]
+    b = Buckets("p", entry)
+    edge = entry["edges"][3]
+    assert edge == round(edge, 2)                      # 4.99, not 4.989999771118164
+    assert b.key(edge) == "b3"                         # the request's 4.99 goes where training's did
