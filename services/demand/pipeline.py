@@ -36,6 +36,7 @@ from tqdm import tqdm
 from services.common import evaluation as ev
 from services.common.backtest import VALIDATION, run as run_flow
 from services.common.config import PROJECT_ROOT
+from services.common.drift import profile
 from services.common.export import write_json
 from services.common.manifest import fingerprint_files
 from services.common.splits import RollingOrigin
@@ -44,6 +45,7 @@ from services.common.training import build_dir, finish, progress_disabled, seed_
 from . import models
 from .features import FEATURE_NAMES, FEATURES, MONOTONE
 from .model import DemandModel, derived_tpr
+from .monitoring import FEATURES as SERVED_FEATURES
 from .validation import PRICE_ABOVE_BASE_TOLERANCE, DataValidationError, Report, validate_file
 from .warehouse import LoadResult, Warehouse
 
@@ -321,7 +323,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                       data_fingerprint=fingerprint_files(args.data),
                       libraries=["pandas", "pandera", "sqlalchemy", "lightgbm", "xgboost", "onnxruntime",
                                  "onnxmltools"],
-                      store_uri=args.store_uri, publish=not args.no_publish, extra=extra)
+                      store_uri=args.store_uri, publish=not args.no_publish, extra=extra,
+                      profile=profile(rows, SERVED_FEATURES))
     say(metrics["summary"]["statement"])
     for key in ("target", "total_units", "monotonicity"):
         say(metrics[key]["statement"])
