@@ -33,6 +33,7 @@ import pandas as pd
 
 from services.common import backtest as flow
 from services.common import evaluation as ev
+from services.common.drift import profile
 from services.common.export import check_parity, onnx_bytes, write_json
 from services.common.manifest import fingerprint_files
 from services.common.modeling import conformal_quantile
@@ -41,6 +42,7 @@ from services.common.training import build_dir, finish, progress_disabled, seed_
 
 from . import dataset
 from .features import FEATURE_NAMES, FEATURES, STAGE_ORDER, TIME_WORDS, served_fill
+from .monitoring import FEATURES as SERVED_FEATURES
 
 SERVICE = "forecast"
 INTERVAL_LEVEL = 0.90
@@ -365,7 +367,8 @@ def main(argv: list[str] | None = None) -> dict:
                       libraries=["scikit-learn", "onnxruntime", "skl2onnx", "numpy", "pandas"],
                       store_uri=args.store_uri, publish=not args.no_publish,
                       extra={"training": {"seed": args.seed, "limit": args.limit, "target": "fill rate",
-                                          "served": served}})
+                                          "served": served}},
+                      profile=profile(frame, SERVED_FEATURES))
     for competition, seg in metrics["segments"].items():
         for name, s in seg["test"].items():
             iv = seg["intervals"].get(name)
