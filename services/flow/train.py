@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from services.common import evaluation as ev
 from services.common.backtest import backtest, run
+from services.common.drift import profile
 from services.common.export import check_parity, onnx_bytes, run_onnx, write_json
 from services.common.modeling import Regressor
 from services.common.splits import TEST, VALIDATION, GroupedSplit
@@ -43,6 +44,7 @@ from . import evaluate as events
 from .features import ANOMALY_FEATURES, ANOMALY_INDEX, FEATURE_NAMES, FEATURES, Reading, feature_matrix, \
     windows_from_series
 from .model import DETECTORS, IsolationForestScorer, event_rule, ratio_rule
+from .monitoring import FEATURES as SERVED_FEATURES
 from .simulate import DOOR_COUNTS, REGIMES, door_count_days, simulate_day
 from .stadiums import STADIUMS_PATH, load_stadiums
 
@@ -483,7 +485,8 @@ def main(argv: list[str] | None = None) -> dict:
                       extra={"training": {"seed": args.seed, "days": args.days, "gates_per_day": GATES_PER_DAY,
                                           "small": bool(args.small),
                                           "data": "SimPy simulator services/flow/simulate.py over stadiums.json, "
-                                                  "arrival shapes from data/entry_counts"}})
+                                                  "arrival shapes from data/entry_counts"}},
+                      profile=profile(frame, SERVED_FEATURES))
     for group, row in wait_test.items():
         print(f"wait {group}: " + ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "rows"), file=sys.stderr)
     for name, m in anomaly["test"].items():
