@@ -71,6 +71,9 @@ SERVICES = [e.name for e in load_registry().services if importlib.util.find_spec
 def test_serving_import_graph_has_no_pickle_or_training_library(service):
     graph = serving_graph(f"services.{service}.api")
     assert f"services.{service}.model" in graph, "the api must reach the model module"
+    if importlib.util.find_spec(f"services.{service}.monitoring"):   # the app factory imports it by name
+        graph.update(serving_graph(f"services.{service}.monitoring"))
+        assert "services.common.monitoring" in graph
     offenders = {mod: sorted(n for n in names if n.split(".")[0] in FORBIDDEN) for mod, names in graph.items()}
     offenders = {mod: names for mod, names in offenders.items() if names}
     assert offenders == {}

@@ -123,3 +123,48 @@ def toy(monitoring_env, file_store_uri, tmp_path):
     publish_toy(store, tmp_path, "v1")
     app.extensions["model_holder"].refresh()
     return app
+
+
+# -- the real services, trained small once per session ----------------------------------------
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """name -> a version folder of that service trained small (as its own tests train it), not published."""
+    from importlib import import_module
+
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            base = tmp_path_factory.mktemp(f"{name}-trained")
+            out = base / "artifact"
+            common = ["--quiet", "--no-publish", "--output", str(out)]
+            if name == "demand":
+                import_module("services.demand.pipeline").run(
+                    ["--quick", *common, "--database-url", f"sqlite:///{base / 'warehouse.db'}",
+                     "--report", str(base / "report.txt")])
+            else:
+                small = {"forecast": ["--small"], "powerball": ["--small"], "flow": ["--small"]}[name]
+                import_module(f"services.{name}.train").main([*small, *common])
+            built[name] = out
+        return built[name]
+
+    return get
+
+
+@pytest.fixture
+def service_app(trained, monitoring_env, tmp_path):
+    """app_for(name): the service's app over a store holding its small model, loaded (monitoring on)."""
+    from importlib import import_module
+
+    from services.common.store import ModelStore
+
+    def app_for(name: str, **kwargs):
+        uri = (tmp_path / "store").as_uri()
+        ModelStore(uri, tmp_path / "publish").publish(name, trained(name))
+        app = import_module(f"services.{name}.api").create_app(make_settings(uri, tmp_path),
+                                                               start_model_refresh=False, **kwargs)
+        holder = app.extensions["model_holder"]
+        assert holder.refresh(), holder.last_error
+        return app
+
+    return app_for
