@@ -6,8 +6,9 @@ and how to score the served model and the manifest's baseline on it. `create_ser
 the extension when that module exists: `POST /api/<svc>/actuals` (when the service has outcomes),
 `GET /api/<svc>/monitoring`, gauges in /metrics and CloudWatch embedded-metric lines in the logs.
 
-The request path only appends (view, request objects, model) to an in-memory queue after a
-successful response. A background thread per worker drains it, buckets every served feature with
+The request path only appends (view, request objects, model) to an in-memory queue: the Api calls
+the service's observer once a view has answered, or refused with a 4xx (an unknown id is an input
+clients send too, and counts as unknown). A background thread per worker drains it, buckets every served feature with
 the training profile's buckets (services.common.drift), and adds the counts to the shared store
 (SQLite under var/ locally, a DynamoDB table in AWS) every MONITORING_FLUSH_SECONDS: counts add up
 over every worker and task. A failing store is logged and counted, its deltas kept for the next
@@ -30,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app
 from prometheus_client import Counter, Gauge
 from pydantic import BaseModel, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -288,6 +289,8 @@ class Monitor:
             DROPPED.labels(self.service).inc()
             return
         self.queue.append((view, objects, loaded))
+        if self._pid != os.getpid():      # this worker's first observation: start its flush thread
+            self.start()
 
     # -- background work ---------------------------------------------------------------------
     def start(self) -> None:
@@ -602,24 +605,15 @@ def mount(app: Flask, api: Api, holder, model_store) -> Monitor | None:
     emf_log.setLevel(logging.INFO)
     monitor = Monitor(api.service, spec, holder, model_store, settings, build_store(api.service, settings))
     app.extensions["monitor"] = monitor
-    observed = {f"{api.blueprint.name}.{view}": view for view in spec.observe}
-
-    @app.before_request
-    def _worker() -> None:
-        if monitor._pid != os.getpid():  # first request of this worker process: start its flush thread
-            monitor.start()
-
-    @app.after_request
-    def _observe(resp):
-        # Observed: every request whose body or query passed validation, answered (2xx) or refused by the
-        # model (4xx, e.g. an unknown store): those are inputs clients send too, and count as unknown.
-        view = observed.get(request.endpoint or "")
-        if view is not None and resp.status_code < 500:
-            objects = g.get("request_objects")
+    def observer(view: str):
+        def observe(objects: dict[str, Any]) -> None:
             loaded = holder.current
-            if objects is not None and loaded is not None:
+            if loaded is not None:
                 monitor.record(view, objects, loaded)
-        return resp
+        return observe
+
+    for view in spec.observe:
+        api.observers[view] = observer(view)
 
     if spec.actual is not None:
         actual_model = spec.actual
@@ -629,6 +623,7 @@ def mount(app: Flask, api: Api, holder, model_store) -> Monitor | None:
                    summary="An observed outcome: scored for the serving model and its baseline; idempotent on "
                            "its key (201 stored, 200 an identical repeat, 409 the key is stored with other values)")
         def actuals(body):
+            monitor.start()
             loaded = current_model()
             if monitor.store is None:
                 raise ApiError(503, "monitoring_unavailable", "monitoring is off (MONITORING_BACKEND=off)",
@@ -673,6 +668,7 @@ def mount(app: Flask, api: Api, holder, model_store) -> Monitor | None:
                summary="Per model version since it went live: requests, input drift per feature against the "
                        "training profile, live error of the model and of its baseline on the actuals, a verdict")
     def monitoring():
+        monitor.start()
         current_model()
         if monitor.store is None:
             raise ApiError(503, "monitoring_unavailable", "monitoring is off (MONITORING_BACKEND=off)",

@@ -62,6 +62,7 @@ def score(actual: DrawActual, loaded) -> Score:
 
 def monitoring() -> Monitoring:
     return Monitoring(
+        observe={"predict": lambda objects, model: []},   # ticket requests are counted; they carry no feature
         actual=DrawActual, key=lambda a: {"date": a.date.isoformat()}, score=score, metric="log_loss_per_ball",
         actuals_note="an actual is a draw (date, 5 white balls, Powerball), key: its date; scored by the log loss "
                      "per ball of the served probabilities beside uniform random picks")
