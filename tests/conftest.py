@@ -21,6 +21,7 @@ def pytest_configure(config):
     os.environ.setdefault("VALIDATE_RESPONSES", "1")
     # Monitoring counts of the apps tests build go to a folder of this session, never the tree's var/.
     os.environ.setdefault("MONITORING_SQLITE_DIR", tempfile.mkdtemp(prefix="monitoring-tests-"))
+    os.environ.setdefault("MONITORING_EMF_SECONDS", "0")   # no metric lines from the apps tests build (unless asked)
 
 
 def free_port() -> int:
