@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common.api import Api, current_model, invalid
+from services.common.api import Api, ApiError, current_model, invalid
 from services.common.app import create_service_app
 from services.common.config import Settings
 
 from . import model as demand_model
-from .schemas import CatalogResponse, PredictRequest, PredictResponse, PriceCurveRequest, PriceCurveResponse
+from .schemas import (CatalogResponse, HistoryQuery, HistoryResponse, PredictRequest, PredictResponse,
+                      PriceCurveRequest, PriceCurveResponse)
 
 
 def promotion_of(body: PredictRequest) -> demand_model.Promotion:
@@ -53,6 +54,16 @@ def build_api() -> Api:
     def catalog():
         loaded = current_model()
         return CatalogResponse(model_version=loaded.version, **loaded.model.catalog_body())
+
+    @api.route("/history", query=HistoryQuery, response=HistoryResponse, extra_statuses=(404,),
+               summary="Actual weeks of a store x product and the test window's held-out predictions")
+    def history(query: HistoryQuery):
+        loaded = current_model()
+        result = loaded.model.history(query.store_id, query.product_id, query.weeks)
+        if result is None:
+            raise ApiError(404, "not_found", f"model version {loaded.version} carries no history (trained before "
+                                             "GET /history existed); retrain: python -m services.demand.train")
+        return HistoryResponse(model_version=loaded.version, **result)
 
     return api
 

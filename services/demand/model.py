@@ -64,6 +64,9 @@ class DemandModel:
         self.weight = float(art.get("blend_weight", 0.0))
         self.means: dict[str, float] = art.get("means", {})
         self.global_mean = float(art.get("global_mean", 0.0))
+        # history.json (actual weeks and the test window's held-out predictions); older artifacts have none
+        history = directory / "history.json"
+        self.history_table: dict[str, Any] | None = json.loads(history.read_text()) if history.exists() else None
         self.onnx: OnnxModel | None = None
         if self.kind in ("booster", "blend"):
             self.onnx = OnnxModel(directory / art["onnx_file"])
@@ -222,6 +225,25 @@ class DemandModel:
 
     def catalog_body(self) -> dict[str, Any]:
         return dict(self.catalog)
+
+    def history(self, store_id: str, product_id: str, weeks: int) -> dict[str, Any] | None:
+        """The latest `weeks` actual weeks of a store x product and, within them, the test window's
+        held-out predictions; None when the artifact carries no history."""
+        self.check(store_id, product_id)
+        if self.history_table is None:
+            return None
+        table = self.history_table
+        key = pair_key(store_id, product_id)
+        rows = [dict(zip(table["columns"], r)) for r in table["weeks"].get(key, [])][-weeks:]
+        first = rows[0]["week_ending"] if rows else None
+        actual = {r["week_ending"]: r["units"] for r in rows}
+        test = table["test"]
+        predicted = [dict(zip(test["columns"], r)) for r in test["predictions"].get(key, [])]
+        points = [{**p, "actual": actual[p["week_ending"]]} for p in predicted
+                  if first is not None and p["week_ending"] >= first and p["week_ending"] in actual]
+        return {"store_id": store_id, "product_id": product_id, "total_weeks": len(table["weeks"].get(key, [])),
+                "weeks": rows, "test": {k: test[k] for k in ("model", "baseline", "first_week", "last_week")}
+                | {"points": points}}
 
 
 def load(directory: Path, manifest: dict[str, Any]) -> DemandModel:

@@ -43,7 +43,7 @@ from services.common.splits import RollingOrigin
 from services.common.training import build_dir, finish, progress_disabled, seed_everything, training_arguments
 
 from . import models
-from .features import FEATURE_NAMES, FEATURES, MONOTONE
+from .features import FEATURE_NAMES, FEATURES, MONOTONE, pair_key
 from .model import DemandModel, derived_tpr
 from .monitoring import FEATURES as SERVED_FEATURES
 from .validation import PRICE_ABOVE_BASE_TOLERANCE, DataValidationError, Report, validate_file
@@ -228,6 +228,37 @@ def monotonicity_sweep(served: DemandModel, prices_per_curve: int = SWEEP_PRICES
                           f"{prices_per_curve} prices each) through the served artifact, {violations} with a rise")}
 
 
+HISTORY_COLUMNS = ["week_ending", "units", "price", "base_price", "display", "feature", "tpr"]
+
+
+def history(outcome, frame: pd.DataFrame) -> dict[str, Any]:
+    """history.json, what GET /history serves (serving never reads the warehouse): every week of every
+    store x product, and the test window's held-out predictions of the chosen model and of the strongest
+    other baseline (the backtest's test fold: fitted on the weeks before it only, not the served refit)."""
+    weeks: dict[str, list[list[Any]]] = {}
+    ordered = frame.sort_values("week_end_date")
+    for (s, p), g in ordered.groupby(["store_id", "product_id"], sort=True):
+        weeks[pair_key(str(s), str(p))] = [
+            [pd.Timestamp(w).date().isoformat(), int(u), float(pr), float(b), int(d), int(f), int(t)]
+            for w, u, pr, b, d, f, t in zip(g["week_end_date"], g["units"], g["price"], g["base_price"],
+                                             g["display"], g["feature"], g["tpr"])]
+    chosen, baseline = outcome.choice.chosen, outcome.summary["baseline"]
+    keys = ["store_id", "product_id", "week_end_date"]
+    model_rows = outcome.rows("test", chosen)[[*keys, "prediction"]]
+    base_rows = outcome.rows("test", baseline)[[*keys, "prediction"]].rename(columns={"prediction": "baseline"})
+    both = model_rows.merge(base_rows, on=keys, how="inner").sort_values(keys)
+    predictions: dict[str, list[list[Any]]] = {}
+    for (s, p), g in both.groupby(["store_id", "product_id"], sort=True):
+        predictions[pair_key(str(s), str(p))] = [
+            [pd.Timestamp(w).date().isoformat(), round(float(m), 4), round(float(b), 4)]
+            for w, m, b in zip(g["week_end_date"], g["prediction"], g["baseline"])]
+    test_weeks = pd.to_datetime(both["week_end_date"])
+    return {"columns": HISTORY_COLUMNS, "weeks": weeks,
+            "test": {"model": chosen, "baseline": baseline, "columns": ["week_ending", "model", "baseline"],
+                     "first_week": test_weeks.min().date().isoformat(),
+                     "last_week": test_weeks.max().date().isoformat(), "predictions": predictions}}
+
+
 def publish(outcome, frame: pd.DataFrame, out: Path) -> dict[str, Any]:
     """Write the serving files of the refitted chosen model and check them through the serving class."""
     chosen = outcome.model
@@ -236,6 +267,7 @@ def publish(outcome, frame: pd.DataFrame, out: Path) -> dict[str, Any]:
                 "week_ends_on": "Wednesday", "promotion_means": {"display": 1, "feature": 1, "tpr": 0},
                 "catalog": catalog(frame, spec["encodings"]), **spec}
     write_json(out / "demand.json", artifact)
+    write_json(out / "history.json", history(outcome, frame))
     served = DemandModel(out, {"version": "build"})
     native = np.asarray(chosen.predict(frame.drop(columns=["units"])), dtype=float)
     through = served_units(served, frame)

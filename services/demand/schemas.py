@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from services.common.api import RequestModel
+from services.common.api import QueryModel, RequestModel
 from services.common.fields import Flag, date_field
 
 FIRST_DATE, LAST_DATE = date(2000, 1, 1), date(2035, 12, 31)
@@ -130,3 +130,43 @@ class CatalogResponse(BaseModel):
     last_week: str
     stores: list[StoreEntry]
     products: list[ProductEntry]
+
+
+class HistoryQuery(QueryModel):
+    store_id: NumericId = Field(description="store number (STORE_NUM); see GET /api/demand/catalog")
+    product_id: NumericId = Field(description="product UPC; see GET /api/demand/catalog")
+    weeks: int = Field(156, ge=1, le=520, description="how many of the latest weeks of the pair, 1..520")
+
+
+class HistoryWeek(BaseModel):
+    week_ending: str = Field(description="the Wednesday that ends the week")
+    units: int
+    price: float = Field(description="shelf price that week, USD")
+    base_price: float
+    display: int
+    feature: int
+    tpr: int
+
+
+class HeldOutPoint(BaseModel):
+    week_ending: str
+    actual: int
+    model: float = Field(description="the chosen model's prediction, fitted on the weeks before the test window")
+    baseline: float = Field(description="the strongest other baseline's prediction, fitted the same way")
+
+
+class TestWindow(BaseModel):
+    model: str = Field(description="the model chosen on the validation windows (the one served, refitted)")
+    baseline: str = Field(description="the strongest other baseline on the test window")
+    first_week: str
+    last_week: str
+    points: list[HeldOutPoint] = Field(description="the pair's test weeks among the weeks returned")
+
+
+class HistoryResponse(BaseModel):
+    model_version: str
+    store_id: str
+    product_id: str
+    total_weeks: int = Field(description="weeks of this store x product in the data (0: never sold together)")
+    weeks: list[HistoryWeek] = Field(description="actual weeks, oldest first, from the served artifact")
+    test: TestWindow = Field(description="held-out predictions of the test window (the backtest's test fold)")
