@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common.api import Api, current_model
+from services.common.api import Api, ApiError, current_model
 from services.common.app import create_service_app
 from services.common.config import Settings
 
 from . import model as forecast_model
-from .schemas import PredictRequest, PredictResponse, StadiumsResponse, TeamsResponse
+from .schemas import (MatchesQuery, MatchesResponse, PredictRequest, PredictResponse, StadiumsResponse,
+                      TeamsResponse)
 
 
 def build_api() -> Api:
@@ -42,6 +43,18 @@ def build_api() -> Api:
                    "past_fill_rate": round(sum(r["past_fill_rate"] * r["matches"] for r in rows) / n, 4),
                    "points_per_match": round(sum(r["points_per_match"] * r["matches"] for r in rows) / n, 4)}
         return TeamsResponse(teams=rows, neutral=neutral, model_version=loaded.version)
+
+    @api.route("/matches", query=MatchesQuery, response=MatchesResponse, extra_statuses=(404,),
+               summary="Real crowds of past matches comparable to a forecast: at the stadium, of the teams, "
+                       "of the stage")
+    def matches(query: MatchesQuery):
+        loaded = current_model()
+        result = loaded.model.comparable(stadium=query.stadium, team_a=query.team_a, team_b=query.team_b,
+                                         stage=query.stage, limit=query.limit)
+        if result is None:
+            raise ApiError(404, "not_found", f"model version {loaded.version} carries no match table (trained "
+                                             "before GET /matches existed); retrain: python -m services.forecast.train")
+        return MatchesResponse(model_version=loaded.version, **result)
 
     return api
 

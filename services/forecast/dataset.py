@@ -249,6 +249,18 @@ def team_summary(frame: pd.DataFrame) -> dict[str, dict]:
             for team, (f, p, n) in sorted(out.items())}
 
 
+MATCH_COLUMNS = ["tournament", "competition", "day", "stage", "stadium", "team_a", "team_b", "goals_a", "goals_b",
+                 "attendance", "capacity"]
+
+
+def match_table(frame: pd.DataFrame) -> dict[str, list]:
+    """Every match with its crowd, oldest first, as GET /matches serves it (from the artifact)."""
+    rows = [[r.tournament, r.competition, r.day.date().isoformat(), r.stage, r.stadium, r.team_a, r.team_b,
+             int(r.goals_a), int(r.goals_b), int(round(r.attendance)), int(round(r.capacity))]
+            for r in frame.sort_values(["kickoff", "order"]).itertuples()]
+    return {"columns": MATCH_COLUMNS, "rows": rows}
+
+
 def stadium_table(frame: pd.DataFrame) -> dict[str, dict]:
     """Every stadium with its capacity, city and the host nations of its latest tournament."""
     table: dict[str, dict] = {}

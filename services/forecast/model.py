@@ -54,6 +54,10 @@ class ForecastModel:
         self.team_summary: dict[str, dict[str, Any]] = tables["team_summary"]
         self.team_aliases: dict[str, str] = tables["team_aliases"]
         self._resolved: dict[str, tuple[str, str | None]] = {}
+        # every match with its crowd (GET /matches); artifacts trained before it have none
+        matches = tables.get("matches")
+        self.matches: list[dict[str, Any]] | None = (
+            [dict(zip(matches["columns"], row)) for row in matches["rows"]] if matches else None)
         # What a stadium name is matched against: names, aliases, cities, and "name city".
         self._stadium_keys: dict[str, str] = {}
         for name, entry in self.stadiums.items():
@@ -176,6 +180,39 @@ class ForecastModel:
             "tournament": tournament,
             "match_day": info["day"].isoformat(),
         }
+
+
+    def comparable(self, *, stadium: str, team_a: str | None, team_b: str | None, stage: str | None,
+                   limit: int) -> dict[str, Any] | None:
+        """Past matches with their real crowds that a forecast of this match can be read against: at the
+        stadium, or of either team, or of the same stage of the stadium's latest tournament, all within
+        the stadium's competition; newest first. None when the artifact carries no match table."""
+        if self.matches is None:
+            return None
+        name, _ = self.resolve_stadium(stadium)
+        entry = self.stadiums[name]
+        tournament = entry["last_tournament"]
+        competition = self.tournaments[tournament]["competition"]
+        ignored: list[str] = []
+        teams = {label: self.resolve_team(text, ignored) for label, text in (("team_a", team_a), ("team_b", team_b))
+                 if text}
+        out = []
+        for m in self.matches:
+            if m["competition"] != competition:
+                continue
+            why = []
+            if m["stadium"] == name:
+                why.append("stadium")
+            why += [label for label, team in teams.items() if team in (m["team_a"], m["team_b"])]
+            if stage and m["stage"] == stage and m["tournament"] == tournament:
+                why.append("stage")
+            if why:
+                out.append({**{k: m[k] for k in ("tournament", "day", "stage", "stadium", "team_a", "team_b",
+                                                  "goals_a", "goals_b", "attendance", "capacity")},
+                            "fill_rate": round(m["attendance"] / m["capacity"], 4), "why": why})
+        out.reverse()
+        return {"stadium": name, "capacity": int(round(float(entry["capacity"]))), "competition": competition,
+                "tournament": tournament, "teams": teams, "stage": stage, "total": len(out), "matches": out[:limit]}
 
 
 def load(directory: Path, manifest: dict[str, Any]) -> ForecastModel:

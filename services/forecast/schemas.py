@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, PlainValidator, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
-from services.common.api import RequestModel
+from services.common.api import QueryModel, RequestModel
 from services.common.fields import Text, date_field
 
 from .features import accepted_stages, canonical_stage, kickoff_hour
@@ -98,4 +98,40 @@ class Team(BaseModel):
 class TeamsResponse(BaseModel):
     teams: list[Team]
     neutral: Team = Field(description="what an unknown team is given")
+    model_version: str
+
+
+class MatchesQuery(QueryModel):
+    stadium: Text = Field(min_length=1, max_length=120, description="a stadium name, a common alias or a city")
+    team_a: Text | None = Field(None, max_length=80, description="optional: also the matches of this team")
+    team_b: Text | None = Field(None, max_length=80, description="optional: also the matches of this team")
+    stage: Stage | None = Field(None, max_length=40, description="optional: also the matches of this stage in the "
+                                                                "stadium's latest tournament")
+    limit: int = Field(20, ge=1, le=100, description="most recent matches to return, 1..100")
+
+
+class PastMatch(BaseModel):
+    tournament: str
+    day: str = Field(description="match day, YYYY-MM-DD (local)")
+    stage: str
+    stadium: str
+    team_a: str
+    team_b: str
+    goals_a: int
+    goals_b: int
+    attendance: int = Field(description="the real crowd, from the data the model was trained on")
+    capacity: int
+    fill_rate: float
+    why: list[str] = Field(description="why it is comparable: 'stadium', 'team_a', 'team_b', 'stage'")
+
+
+class MatchesResponse(BaseModel):
+    stadium: str = Field(description="the stadium the request resolved to")
+    capacity: int
+    competition: str
+    tournament: str = Field(description="the stadium's latest tournament")
+    teams: dict[str, str] = Field(description="the teams the request resolved to (an unknown team matches nothing)")
+    stage: str | None
+    total: int = Field(description="comparable matches in the data (the newest `limit` are returned)")
+    matches: list[PastMatch] = Field(description="newest first, all within the stadium's competition")
     model_version: str

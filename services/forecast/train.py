@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
         "feature_names": FEATURE_NAMES, "served": served, "interval_level": INTERVAL_LEVEL,
         "time_words": TIME_WORDS, "stages": STAGE_ORDER, "state": state, "stadiums": stadiums,
         "stadium_aliases": aliases, "city_stadiums": cities, "teams": teams, "team_summary": team_summary,
-        "team_aliases": dataset.team_aliases(teams)})
+        "team_aliases": dataset.team_aliases(teams), "matches": dataset.match_table(raw)})
     metrics = metrics_of(results)
     files = [dataset.DATA_DIR / name for name in dataset.DATA_FILES]
     manifest = finish(SERVICE, out, metrics=metrics, features=[{"name": n, "type": t} for n, t in FEATURES],
