@@ -110,6 +110,66 @@ export function setLoading(region, loading, text = "Loading…") {
   }
 }
 
+// ---------------------------------------------------------------- times
+
+/** A UTC instant in the viewer's local time, the UTC value on hover (and in `datetime`). */
+export function localTime(iso, { style = "medium" } = {}) {
+  const t = new Date(iso);
+  if (iso === null || iso === undefined || Number.isNaN(t.getTime())) return esc(iso ?? "–");
+  const local = t.toLocaleString(undefined, { dateStyle: style, timeStyle: "short" });
+  return `<time datetime="${esc(iso)}" title="${esc(t.toISOString().replace(".000Z", "Z"))} UTC">${esc(local)}</time>`;
+}
+
+// ---------------------------------------------------------------- answers
+
+/** Destroy the Chart.js charts inside a region (before its markup is replaced). */
+export function destroyCharts(region) {
+  const Chart = window.Chart;
+  if (!Chart) return;
+  for (const canvas of region.querySelectorAll("canvas")) {
+    const existing = Chart.getChart(canvas);
+    if (existing) existing.destroy();
+  }
+}
+
+/** Replace a region's markup, its charts destroyed first. */
+export function replace(region, markup) {
+  destroyCharts(region);
+  region.innerHTML = markup;
+  return region;
+}
+
+/** What a form's inputs say now: the key an answer remembers, to tell when it is out of date. */
+function signature(form) {
+  return JSON.stringify([...form.elements].filter((e) => e.name && e.type !== "submit")
+    .map((e) => [e.name, e.type === "checkbox" ? e.checked : e.value]));
+}
+
+/** Mark an answer as belonging to earlier inputs (dimmed, with a note), or as current again. */
+export function markStale(region, stale, note = "This answer is for the previous inputs.") {
+  region.dataset.stale = stale ? "true" : "false";
+  let label = region.querySelector(":scope > .stale-note");
+  if (stale && region.dataset.answer === "shown") {
+    if (!label) {
+      label = document.createElement("p");
+      label.className = "stale-note";
+      label.setAttribute("data-stale-note", "");
+      region.prepend(label);
+    }
+    label.textContent = note;
+  } else if (label) {
+    label.remove();
+  }
+}
+
+/** Take an answer off the screen: after a failed submit nothing may read as the answer to the new inputs. */
+export function clearAnswer(region, note = "No answer for these inputs: see what to correct in the form.") {
+  replace(region, `<p class="help no-answer" data-no-answer>${esc(note)}</p>`);
+  region.dataset.answer = "none";
+  region.dataset.stale = "false";
+  delete region.dataset.inputs;
+}
+
 // ---------------------------------------------------------------- forms and errors
 
 function fieldErrorSlot(input) {
@@ -138,59 +198,133 @@ export function clearErrors(form) {
   }
 }
 
-/**
- * Put an API error next to the fields its details name; the rest goes in the form's error box.
- * `aliases` maps an API field name to a form control name when they differ.
- */
-export function showErrors(form, error, aliases = {}, { focus = true } = {}) {
-  const unplaced = [];
-  let first = null;
-  const details = error instanceof ApiError ? error.details : [];
-  for (const detail of details) {
-    const raw = String(detail.field ?? "").replace(/^(body|query)\./, "");
-    const name = aliases[raw] ?? raw;
-    const control = name && form.elements.namedItem(name);
-    const input = control && (control instanceof RadioNodeList ? control[0] : control);
-    if (input && input.id !== undefined) {
-      const slot = fieldErrorSlot(input);
-      slot.textContent = slot.textContent ? `${slot.textContent}; ${detail.problem}` : detail.problem;
-      input.setAttribute("aria-invalid", "true");
-      first = first || input;
-    } else {
-      unplaced.push(detail.field ? `${detail.field}: ${detail.problem}` : detail.problem);
-    }
-  }
-  if (!first || unplaced.length) {
-    const box = form.querySelector("[data-form-error]");
-    const status = error instanceof ApiError && error.status ? ` (HTTP ${error.status})` : "";
-    const text = unplaced.length ? unplaced.join("; ") : error.message;
-    if (box) {
-      box.textContent = `Error${status}: ${text}`;
-      box.hidden = false;
-    }
-  }
-  if (first && focus) first.focus();
+/** One ApiError from several (e.g. two requests behind one form): every detail, the first status. */
+export function combineErrors(errors) {
+  const list = errors.filter(Boolean);
+  if (list.length === 1) return list[0];
+  const first = list.find((e) => e instanceof ApiError) || list[0];
+  const details = list.flatMap((e) => (e instanceof ApiError && e.details.length ? e.details : [{ field: null, problem: e.message }]));
+  return new ApiError(first.status, { error: { code: first.code, message: list.map((e) => e.message).join("; "), details } }, first.url);
 }
 
-/** Wire a form: submit -> clear errors, show loading, run `submit`, put errors next to fields. */
-export function wireForm(form, submit, { aliases = {}, busyRegion } = {}) {
+function controlOf(form, field, aliases) {
+  const raw = String(field ?? "").replace(/^(body|query)\./, "");
+  const name = aliases[raw] ?? raw;
+  const control = name && form.elements.namedItem(name);
+  const input = control && (control instanceof RadioNodeList ? control[0] : control);
+  return input && input.id !== undefined ? input : null;
+}
+
+/**
+ * Show every problem at once: the page's own checks (`client`, [{field, problem}]) and the API's
+ * `error.details`, each next to the field it names (`aliases` maps an API name to a control name).
+ * Where both name one field the API's words are shown; what names no field of the form goes in the
+ * form's error box, as does an API error without details.
+ */
+export function showProblems(form, { client = [], error = null, aliases = {}, focus = true } = {}) {
+  const byInput = new Map();
+  const unplaced = [];
+  const add = (detail, source) => {
+    const input = controlOf(form, detail.field, aliases);
+    if (!input) {
+      unplaced.push(detail.field ? `${detail.field}: ${detail.problem}` : detail.problem);
+      return;
+    }
+    if (!byInput.has(input)) byInput.set(input, { client: [], api: [] });
+    const list = byInput.get(input)[source];
+    if (!list.includes(detail.problem)) list.push(detail.problem);
+  };
+  for (const detail of client) add(detail, "client");
+  const details = error instanceof ApiError ? error.details : [];
+  for (const detail of details) add(detail, "api");
+  for (const [input, found] of byInput) {
+    fieldErrorSlot(input).textContent = (found.api.length ? found.api : found.client).join("; ");
+    input.setAttribute("aria-invalid", "true");
+  }
+  const box = form.querySelector("[data-form-error]");
+  const status = error instanceof ApiError && error.status ? ` (HTTP ${error.status})` : "";
+  let text = unplaced.join("; ");
+  if (error && !details.length) text = text ? `${text}; ${error.message}` : error.message;
+  if (box && text) {
+    box.textContent = `Error${error ? status : ""}: ${text}`;
+    box.hidden = false;
+  }
+  if (focus) {
+    const first = [...form.elements].find((e) => e.getAttribute && e.getAttribute("aria-invalid") === "true");
+    if (first) first.focus();
+  }
+}
+
+/** An API error next to the fields its details name; the rest in the form's error box. */
+export function showErrors(form, error, aliases = {}, { focus = true } = {}) {
+  showProblems(form, { error, aliases, focus });
+}
+
+/**
+ * Wire a form. On submit: errors cleared; the page's own `check(form, submitter)` run (every rule,
+ * not the first that fails) and shown at once; the answer regions marked as belonging to the
+ * previous inputs while the API answers; then
+ * - `request(form, submitter)` resolves: `render(data, form, submitter)` draws the new answer, unless
+ *   the page's checks failed (then the answer is cleared and the page's problems stay);
+ * - it rejects: the answer is cleared and the API's details join the page's problems by their fields.
+ * The request is sent even when a check fails, so the API's problems with the other fields (which it
+ * reports together) show beside the page's (which the API would only report once those are fixed).
+ * `answer`: the region(s) a submit replaces, or a function of the submitter giving them.
+ * A plain function instead of {request, render} both asks and draws (no answer handling).
+ */
+export function wireForm(form, handler, { aliases = {}, busyRegion, answer, check } = {}) {
+  const { request, render } = typeof handler === "function" ? { request: handler, render: null } : handler;
+  const targetsOf = (submitter) => {
+    const t = typeof answer === "function" ? answer(submitter) : answer;
+    return (Array.isArray(t) ? t : t ? [t] : []).filter(Boolean);
+  };
+  const allAnswers = () => [...new Set([...targetsOf(null), ...(form._answers || [])])];
+  const refreshStale = () => {
+    const now = signature(form);
+    for (const region of allAnswers()) {
+      if (region.dataset.answer === "shown") markStale(region, region.dataset.inputs !== now);
+    }
+  };
+  form.addEventListener("input", refreshStale);
+  form.addEventListener("change", refreshStale);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const submitter = event.submitter || null;
+    const targets = targetsOf(submitter);
+    form._answers = [...new Set([...(form._answers || []), ...targets])];
     clearErrors(form);
-    const region = busyRegion || form;
+    const client = check ? (check(form, submitter) || []) : [];
+    if (client.length) showProblems(form, { client, aliases });
+    for (const region of targets) markStale(region, true, "This answer is for the previous inputs; waiting for the new one.");
+    const region = busyRegion || targets[0] || form;
     setLoading(region, true);
     form.setAttribute("aria-busy", "true");
     const buttons = [...form.querySelectorAll("button[type=submit]")];
     for (const b of buttons) b.disabled = true;
+    const inputs = signature(form);
     try {
-      await submit(form, event.submitter || null);
+      const data = await request(form, submitter);
+      if (client.length) {
+        for (const r of targets) clearAnswer(r);
+      } else if (render) {
+        for (const r of targets) destroyCharts(r);
+        await render(data, form, submitter);
+        for (const r of targets) {
+          r.dataset.answer = "shown";
+          r.dataset.inputs = inputs;
+          markStale(r, false);
+        }
+      }
     } catch (error) {
       if (error && error.name === "AbortError") return;
-      showErrors(form, error, aliases);
+      for (const r of targets) clearAnswer(r);
+      clearErrors(form);
+      showProblems(form, { client, error, aliases });
     } finally {
       setLoading(region, false);
       form.setAttribute("aria-busy", "false");
       for (const b of buttons) b.disabled = false;
+      refreshStale();
     }
   });
 }
@@ -274,7 +408,7 @@ export async function renderModelPanel(panel, service) {
     html(panel, `
       <h3>Model</h3>
       <p class="version">Version <code data-model-version>${esc(manifest.version)}</code>${
-        manifest.created_at ? `, trained ${esc(manifest.created_at)}` : ""}</p>
+        manifest.created_at ? `, trained ${localTime(manifest.created_at)}` : ""}</p>
       ${summaries.length ? summaries.map(([, s]) => summaryBlock(s)).join("") : `<p class="summary-missing">This manifest has no summary against a baseline.</p>`}
       <details class="all-metrics"><summary>All held-out metrics</summary>${groups.map(([k, v]) => metricsTable(k, v)).join("")}</details>`);
     return manifest;
