@@ -37,8 +37,8 @@ def test_demand_predict_and_price_curve(page, gateway):
     best = curve["without_promotion"]["best_price"]
     expect(page.locator("#demand-curve [data-best]")).to_contain_text(f"Best price without promotion ${best:.2f}")
     labels = page.evaluate("Chart.getChart(document.querySelector('#demand-chart')).data.datasets.map(d => d.label)")
-    assert labels == ["Units, no promotion", "Units, with promotion", "Revenue, no promotion",
-                      "Revenue, with promotion", "Best price (max revenue)"]
+    assert labels[:5] == ["Units, no promotion", "Units, with promotion", "Revenue, no promotion",
+                          "Revenue, with promotion", "Best price (max revenue)"]   # then the actual weeks
     marked = page.evaluate("Chart.getChart(document.querySelector('#demand-chart')).data.datasets[4].data")
     assert marked[0]["x"] == pytest.approx(best)
     assert marked[1]["x"] == pytest.approx(curve["with_promotion"]["best_price"])

@@ -1,6 +1,6 @@
 // Flow: a live gate board for one stadium (green/yellow/red, predicted waits, anomalies, redirect
 // advice), refreshed on its own while readings arrive at POST /api/flow/ingest.
-import { api, esc, fillSelect, fmt, html, setLoading, showErrors, clearErrors } from "../lib.js";
+import { api, esc, fillSelect, fmt, html, localTime, markStale, setLoading, showErrors, clearErrors } from "../lib.js";
 
 const STATES = { green: "Green", yellow: "Yellow", red: "Red", stale: "Stale", unknown: "No data" };
 
@@ -9,13 +9,7 @@ function gatesOf(status) {
   return Array.isArray(gates) ? gates : Object.entries(gates).map(([id, g]) => ({ gateId: id, ...g }));
 }
 
-/** A UTC instant in the viewer's local time; the UTC value on hover. */
-function when(iso) {
-  const t = new Date(iso);
-  if (Number.isNaN(t.getTime())) return esc(iso);
-  const local = t.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-  return `<time datetime="${esc(iso)}" title="${esc(t.toISOString().replace(".000Z", "Z"))} UTC">${esc(local)}</time>`;
-}
+const when = (iso) => localTime(iso);   // the viewer's local time, UTC on hover
 
 /** "45 s", "12 min", "3 h", "9 days": how old a reading is. */
 export function age(seconds) {
@@ -93,6 +87,9 @@ export default {
       try {
         const status = await api("/api/flow/status", { query: { stadiumId: stadium }, signal: inflight.signal });
         clearErrors(form);
+        card.dataset.answer = "shown";
+        card.dataset.stadium = stadium;
+        markStale(card, false);
         const gates = gatesOf(status);
         const counts = countsOf(status, gates);
         root.querySelector("#flow-board").innerHTML = gates.map(gateCard).join("") || `<p class="help">No gates reported.</p>`;
@@ -109,6 +106,15 @@ export default {
         card.dataset.refreshes = String(Number(card.dataset.refreshes || 0) + 1);
       } catch (error) {
         if (error.name === "AbortError") return;
+        clearErrors(form);
+        // another stadium's board must not read as this one's; the same stadium's stays, marked as old
+        if (card.dataset.stadium !== stadium) {
+          for (const id of ["#flow-summary", "#flow-board", "#flow-updated"]) root.querySelector(id).innerHTML = "";
+          card.dataset.answer = "none";
+          delete card.dataset.stadium;
+        } else {
+          markStale(card, true, "This board is from the last refresh that worked; the latest refresh failed.");
+        }
         showErrors(form, error, { stadium: "stadiumId", stadium_id: "stadiumId" }, { focus: false });
       } finally {
         if (first) setLoading(card, false);

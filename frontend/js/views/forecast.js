@@ -1,5 +1,9 @@
 // Forecast: the match form -> expected attendance, its interval as a band, the fill rate as a gauge.
-import { api, chart, COLORS, esc, fmt, html, pct, text, wireForm } from "../lib.js";
+import { api, chart, COLORS, dataTable, esc, fmt, html, pct, text, wireForm } from "../lib.js";
+
+/** Names as the API compares them: case, accents and punctuation folded away. */
+const normalize = (t) => String(t || "").normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase().replace(/[^a-z0-9]+/g, " ").trim();
+const COMPARABLE = 12;   // past matches drawn beside the forecast (the table lists every one returned)
 
 const STAGES = ["Group Stage", "Round of 16", "Quarter-Finals", "Third Place", "Semi-Finals", "Final"];
 
@@ -64,12 +68,68 @@ export default {
       }
     })();
 
-    wireForm(form, async (f) => {
+    /** The API checks the teams only once every field is valid; checked here, it shows beside those. */
+    function check(f) {
+      const a = normalize(f.elements.team_a.value);
+      const b = normalize(f.elements.team_b.value);
+      return a && a === b ? [{ field: "team_b", problem: "must differ from team A" }] : [];
+    }
+
+    async function request(f) {
       const body = { team_a: text(f, "team_a"), team_b: text(f, "team_b"), stadium: text(f, "stadium"),
         time: text(f, "time"), stage: text(f, "stage") };
       const date = text(f, "date");
       if (date) body.date = date;
-      const r = await api("/api/forecast/predict", { method: "POST", body });
+      const [r, past] = await Promise.allSettled([
+        api("/api/forecast/predict", { method: "POST", body }),
+        api("/api/forecast/matches", { query: { stadium: body.stadium, team_a: body.team_a, team_b: body.team_b, stage: body.stage, limit: 20 } }),
+      ]);
+      if (r.status === "rejected") throw r.reason;   // the prediction's errors name the form's fields
+      return { body, r: r.value, past: past.status === "fulfilled" ? past.value : null, pastError: past.reason };
+    }
+
+    function comparable(r, past, pastError, level) {
+      if (!past) {
+        return `<h4>Comparable past matches</h4><p class="warning" data-no-history>No past crowds to show: ${esc(pastError ? pastError.message : "")}</p>`;
+      }
+      if (!past.matches.length) return `<h4>Comparable past matches</h4><p class="help" data-no-history>No earlier match at ${esc(past.stadium)} or of these teams in the data.</p>`;
+      const why = { stadium: "at this stadium", team_a: esc(past.teams.team_a || "team A"), team_b: esc(past.teams.team_b || "team B"), stage: "same stage" };
+      return `<h4>Comparable past matches: real crowds</h4>
+        <p class="help" data-history-summary>${past.total} comparable ${past.total === 1 ? "match" : "matches"} of ${esc(past.competition === "afcon" ? "AFCON" : "the World Cup")} in the data
+          (at ${esc(past.stadium)}, of ${esc(Object.values(past.teams).join(" or ") || "the teams")}${past.stage ? `, or of the ${esc(past.stage)} of ${esc(past.tournament)}` : ""});
+          the latest ${Math.min(COMPARABLE, past.matches.length)} are drawn beside this forecast, each with its stadium's capacity.</p>
+        <div class="chart-box" style="height: ${Math.max(220, 60 + 26 * (Math.min(COMPARABLE, past.matches.length) + 1))}px"><canvas id="forecast-history-chart" role="img" aria-label="Real attendance of comparable past matches and this forecast"></canvas></div>
+        ${dataTable("Comparable past matches", ["day", "tournament", "stage", "match", "stadium", "attendance", "capacity", "fill", "why"],
+          past.matches.map((m) => [m.day, m.tournament, m.stage, `${m.team_a} ${m.goals_a}–${m.goals_b} ${m.team_b}`, m.stadium, m.attendance, m.capacity, pct(m.fill_rate), m.why.map((w) => why[w]).join(", ")]))}`;
+    }
+
+    function drawComparable(r, past, level) {
+      const shown = past.matches.slice(0, COMPARABLE).reverse();   // oldest first, then the forecast
+      const n = shown.length;
+      const labels = [...shown.map((m) => `${m.day} ${m.team_a} v ${m.team_b}`), `This forecast (${r.stage})`];
+      const pad = (k) => Array(k).fill(null);
+      const [lo, hi] = r.confidence_interval;
+      chart(out.querySelector("#forecast-history-chart"), {
+        type: "bar",
+        data: {
+          labels,
+          datasets: [
+            { label: "Real attendance at this stadium", data: [...shown.map((m) => (m.why.includes("stadium") ? m.attendance : null)), null], backgroundColor: COLORS.blue, grouped: false },
+            { label: "Real attendance elsewhere (the teams, the stage)", data: [...shown.map((m) => (m.why.includes("stadium") ? null : m.attendance)), null], backgroundColor: COLORS.bandBlue, borderColor: COLORS.blue, borderWidth: 1, grouped: false },
+            { label: `${level}% interval`, data: [...pad(n), [lo, hi]], backgroundColor: COLORS.band, borderColor: COLORS.orange, borderWidth: 1, grouped: false },
+            { type: "line", label: "Expected attendance (this forecast)", data: [...pad(n), r.predicted_attendance], borderColor: COLORS.orange, backgroundColor: COLORS.orange, pointStyle: "rectRot", pointRadius: 8, showLine: false },
+            { type: "line", label: "Capacity", data: [...shown.map((m) => m.capacity), r.stadium_capacity], borderColor: COLORS.grey, backgroundColor: COLORS.grey, pointStyle: "line", pointRotation: 90, pointRadius: 10, pointBorderWidth: 3, showLine: false },
+          ],
+        },
+        options: {
+          indexAxis: "y",
+          scales: { x: { beginAtZero: true, ticks: { callback: (v) => fmt(v, { digits: 0 }) } }, y: { ticks: { autoSkip: false, font: { size: 11 } } } },
+          plugins: { tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${Array.isArray(c.raw) ? c.raw.map((v) => fmt(v, { digits: 0 })).join(" – ") : fmt(c.raw, { digits: 0 })}` } } },
+        },
+      });
+    }
+
+    function render({ body, r, past, pastError }) {
       const [lo, hi] = r.confidence_interval;
       const level = Math.round(r.interval_level * 100);
       out.innerHTML = `
@@ -85,7 +145,8 @@ export default {
             aria-label="Fill rate ${pct(r.fill_rate)}"></canvas></div>
             <p class="result-text" style="text-align:center">Fill rate <strong data-fill-rate>${pct(r.fill_rate)}</strong></p></div>
         </div>
-        <p class="help">Forecast as a further match of ${esc(r.tournament)} on ${esc(r.match_day)}; kickoff hour ${esc(r.kickoff_hour)}, model ${esc(r.model)} (${esc(r.competition)}), version <code>${esc(r.model_version)}</code>.</p>`;
+        <p class="help">Forecast as a further match of ${esc(r.tournament)} on ${esc(r.match_day)}; kickoff hour ${esc(r.kickoff_hour)}, model ${esc(r.model)} (${esc(r.competition)}), version <code>${esc(r.model_version)}</code>.</p>
+        <div id="forecast-history">${comparable(r, past, pastError, level)}</div>`;
       chart(out.querySelector("#forecast-chart"), {
         type: "bar",
         data: {
@@ -93,7 +154,8 @@ export default {
           datasets: [
             { type: "bar", label: `${level}% interval`, data: [[lo, hi]], backgroundColor: COLORS.band, borderColor: COLORS.orange, borderWidth: 1, barPercentage: 0.6 },
             { type: "line", label: "Expected attendance", data: [r.predicted_attendance], borderColor: COLORS.blue, backgroundColor: COLORS.blue, pointStyle: "rectRot", pointRadius: 9, showLine: false },
-            { type: "line", label: "Capacity", data: [r.stadium_capacity], borderColor: COLORS.grey, backgroundColor: COLORS.grey, pointStyle: "line", pointRadius: 40, pointBorderWidth: 3, showLine: false },
+            // a vertical tick at the capacity's value (pointStyle "line" turned 90°), not a dash across a range
+            { type: "line", label: "Capacity", data: [r.stadium_capacity], borderColor: COLORS.grey, backgroundColor: COLORS.grey, pointStyle: "line", pointRotation: 90, pointRadius: 30, pointBorderWidth: 3, showLine: false },
           ],
         },
         options: {
@@ -108,7 +170,10 @@ export default {
         data: { labels: ["Filled", "Empty"], datasets: [{ data: [fill, 1 - fill], backgroundColor: [COLORS.blue, "#e7ebf0"], borderWidth: 0 }] },
         options: { rotation: -90, circumference: 180, cutout: "65%", plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => `${c.label}: ${pct(c.raw)}` } } } },
       });
-    }, { busyRegion: out });
+      if (past && past.matches.length) drawComparable(r, past, level);
+    }
+
+    wireForm(form, { request, render }, { busyRegion: out, answer: out, check });
 
     (async () => {
       try {

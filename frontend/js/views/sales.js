@@ -1,6 +1,6 @@
 // Sales: the served forecast model against the strongest baseline (from its manifest); a store picker ->
 // history and the served model's forecast with its interval band; a one-week predict form.
-import { api, chart, COLORS, dataTable, esc, fillSelect, fmt, html, int, num, pct, summaryBlock, text, wireForm } from "../lib.js";
+import { api, chart, combineErrors, COLORS, dataTable, esc, fillSelect, fmt, html, int, num, pct, summaryBlock, text, wireForm } from "../lib.js";
 
 const money = (v) => `$${fmt(v, { digits: 0 })}`;
 
@@ -8,6 +8,12 @@ function addDays(iso, days) {
   const d = new Date(iso + "T00:00:00Z");
   d.setUTCDate(d.getUTCDate() + days);
   return d.toISOString().slice(0, 10);
+}
+
+/** The Friday that ends the Saturday..Friday week of a day (the API's week_ending). */
+function weekEnding(iso) {
+  const d = new Date(iso + "T00:00:00Z");
+  return addDays(iso, (5 - d.getUTCDay() + 7) % 7);
 }
 
 const yes = (met) => (met ? `<span class="badge good">met</span>` : `<span class="badge bad">NOT met</span>`);
@@ -56,11 +62,7 @@ export default {
         </div>
         <p class="form-error" data-form-error role="alert" hidden></p>
       </form>
-      <div id="sales-forecast-result" class="card result" aria-live="polite">
-        <div class="chart-box"><canvas id="sales-chart" role="img" aria-label="Weekly sales: history, forecast and interval"></canvas></div>
-        <p id="sales-forecast-summary" class="result-text"></p>
-        <div id="sales-forecast-table"></div>
-      </div>
+      <div id="sales-forecast-result" class="card result" aria-live="polite"><p class="help">Loading the stores…</p></div>
 
       <form id="sales-predict-form" class="card" novalidate>
         <h3>Predict one week</h3>
@@ -85,12 +87,24 @@ export default {
     const pform = root.querySelector("#sales-predict-form");
     const resultBox = root.querySelector("#sales-forecast-result");
 
-    async function showStore(form) {
+    let weeks = null;  // first and last week of the history, from /stores
+
+    async function requestStore(form) {
       const store = int(form, "store_id");
-      const [hist, fc] = await Promise.all([
+      const answers = await Promise.allSettled([
         api("/api/sales/history", { query: { store_id: store, weeks: form.elements.weeks.value.trim() } }),
         api("/api/sales/forecast", { method: "POST", body: { store_id: store, steps: int(form, "steps") } }),
       ]);
+      const failed = answers.filter((a) => a.status === "rejected").map((a) => a.reason);
+      if (failed.length) throw combineErrors(failed);  // both requests' field errors at once
+      return { store, hist: answers[0].value, fc: answers[1].value };
+    }
+
+    function renderStore({ store, hist, fc }) {
+      html(resultBox, `
+        <div class="chart-box"><canvas id="sales-chart" role="img" aria-label="Weekly sales: history, forecast and interval"></canvas></div>
+        <p id="sales-forecast-summary" class="result-text"></p>
+        <div id="sales-forecast-table"></div>`);
       const h = hist.history;
       const f = fc.forecast;
       const labels = [...h.map((p) => p.Date), ...f.map((p) => p.Date)];
@@ -127,25 +141,41 @@ export default {
       resultBox.dataset.store = String(store);
     }
 
-    wireForm(fform, showStore, { busyRegion: resultBox });
-    wireForm(pform, async (form) => {
-      const body = {
-        Store: int(form, "Store"),
-        Date: text(form, "Date"),
-        Holiday_Flag: form.elements.Holiday_Flag.checked ? 1 : 0,
-        Temperature: num(form, "Temperature"),
-        Fuel_Price: num(form, "Fuel_Price"),
-        CPI: num(form, "CPI"),
-        Unemployment: num(form, "Unemployment"),
-      };
-      const out = root.querySelector("#sales-predict-result");
-      out.innerHTML = "";
-      const r = await api("/api/sales/predict", { method: "POST", body });
-      out.innerHTML = `<p class="big">Store ${body.Store}, week ending ${esc(r.week_ending)}: <strong data-prediction>${money(r.prediction)}</strong></p>
+    wireForm(fform, { request: requestStore, render: renderStore }, { busyRegion: resultBox, answer: resultBox });
+
+    const predictOut = root.querySelector("#sales-predict-result");
+    /** The API's week rule (docs/architecture.md, "Sales past the history"), checked here so that a date out of
+     * range shows beside the other fields' problems, which the API reports before it looks at the week. */
+    function checkPredict(form) {
+      const day = text(form, "Date");
+      if (!weeks || !day || !/^\d{4}-\d{2}-\d{2}$/.test(day)) return [];
+      const week = weekEnding(day);
+      const earliest = addDays(weeks.first, 52 * 7);
+      const latest = addDays(weeks.last, 52 * 7);
+      if (week < earliest) return [{ field: "Date", problem: `must fall in a week ending on or after ${earliest} (52 weeks of history are needed for the same-week-last-year lag)` }];
+      if (week > latest) return [{ field: "Date", problem: `must fall in a week ending on or before ${latest} (at most 52 weeks after the history ends on ${weeks.last})` }];
+      return [];
+    }
+    wireForm(pform, {
+      request: (form) => {
+        const body = {
+          Store: int(form, "Store"),
+          Date: text(form, "Date"),
+          Holiday_Flag: form.elements.Holiday_Flag.checked ? 1 : 0,
+          Temperature: num(form, "Temperature"),
+          Fuel_Price: num(form, "Fuel_Price"),
+          CPI: num(form, "CPI"),
+          Unemployment: num(form, "Unemployment"),
+        };
+        return api("/api/sales/predict", { method: "POST", body }).then((r) => ({ body, r }));
+      },
+      render: ({ body, r }) => {
+        predictOut.innerHTML = `<p class="big">Store ${body.Store}, week ending ${esc(r.week_ending)}: <strong data-prediction>${money(r.prediction)}</strong></p>
         <p class="help">RandomForest ${money(r.components.random_forest)}, XGBoost ${money(r.components.xgboost)} (averaged).
         Lag features from the ${r.lags_from === "forecast" ? "ARIMA forecast (the week is after the history)" : "actual history"}.
         Model <code>${esc(r.model_version)}</code>.</p>`;
-    });
+      },
+    }, { answer: predictOut, check: checkPredict });
 
     (async () => {
       const box = root.querySelector("#sales-served-body");
@@ -161,6 +191,7 @@ export default {
         const info = await api("/api/sales/stores");
         fillSelect(fform.elements.store_id, info.stores.map((s) => ({ value: s, label: `Store ${s}` })));
         fillSelect(pform.elements.Store, info.stores.map((s) => ({ value: s, label: `Store ${s}` })));
+        weeks = { first: info.first_week, last: info.last_week };
         pform.elements.Date.value = addDays(info.last_week, 7);
         root.querySelector("#sales-forecast-help").textContent +=
           ` History covers ${info.first_week} to ${info.last_week}.`;
