@@ -363,6 +363,20 @@ def test_frontend_deploy_writes_config_js_and_cache_headers(frontend, script_env
     assert (frontend / "config.js").read_text() == 'window.API_BASE_URL = "";\n'
 
 
+def test_the_real_site_deploys_with_its_favicon_as_an_icon(script_env, s3, bucket):
+    """The shipped frontend/ (not a stand-in): every file lands, the favicon index.html links with an icon type."""
+    site = REPO / "frontend"
+    result = run_script("deploy_frontend_s3.sh", "--bucket", bucket, "--frontend", str(site),
+                        "--api-url", "https://api.example.com", env=script_env)
+    assert result.returncode == 0, result.stderr
+    shipped = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
+    assert keys(s3, bucket) == shipped and "favicon.ico" in shipped
+    assert 'rel="icon" href="favicon.ico"' in get_text(s3, bucket, "index.html")
+    icon = s3.get_object(Bucket=bucket, Key="favicon.ico")
+    assert icon["ContentType"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    assert icon["Body"].read() == (site / "favicon.ico").read_bytes()
+
+
 def test_frontend_stage_only_writes_config_without_uploading(frontend, tmp_path):
     stage = tmp_path / "stage"
     result = run_script("deploy_frontend_s3.sh", "--frontend", str(frontend), "--api-url", "https://api.example.com",
