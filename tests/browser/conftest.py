@@ -22,7 +22,6 @@ from tests.conftest import ROOT, free_port, make_settings
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
-DOC_SCREENSHOTS = ROOT / "docs" / "screenshots"
 
 
 def _unavailable(reason: str):
@@ -168,13 +167,16 @@ def page(browser, gateway):
 
 
 def screenshot(page, name: str) -> Path:
-    """Save a screenshot under test-artifacts/; with UPDATE_SCREENSHOTS=1 also under docs/screenshots/."""
+    """Save a screenshot of what a test saw under test-artifacts/ (git-ignored).
+
+    These come from the tests' small models, so they never replace docs/screenshots/: those are made
+    by `make screenshots` (scripts/screenshots.py) from the models `make run` trains."""
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        pytest.fail("UPDATE_SCREENSHOTS is gone: the tests' small models must not end up in the docs; "
+                    "docs/screenshots/ come from `make screenshots` (full models)", pytrace=False)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        DOC_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, DOC_SCREENSHOTS / f"{name}.png")
     return path
 
 
