@@ -114,7 +114,7 @@ def forecast(page, out):
     # an unknown stadium: a short message with a few suggestions
     page.fill("#fc-team-b", MATCH["team_b"])
     page.fill("#fc-time", MATCH["time"])
-    page.fill("#fc-stadium", "Stade de Tanger Ville")
+    page.fill("#fc-stadium", "Stade de Laayoune")
     page.get_by_role("button", name="Predict attendance").click()
     page.locator("#fc-stadium-error:not(:empty)").wait_for()
     shoot(page, out, "forecast-stadium")

@@ -42,9 +42,9 @@ export default {
         <p class="form-error" data-form-error role="alert" hidden></p>
       </form>
       <div id="demand-result" class="card result" aria-live="polite"><p class="help">Pick a store and product, then predict or show the price curve.</p></div>
-      <div id="demand-curve" class="card result" aria-live="polite" hidden></div>
       <section id="demand-history" class="card" aria-live="polite" aria-label="Actual weeks of the store and product">
-        <h3>Actual weeks of this store and product</h3><p class="help">Loading…</p></section>`);
+        <h3>Actual weeks of this store and product</h3><p class="help">Loading…</p></section>
+      <div id="demand-curve" class="card result" aria-live="polite" hidden></div>`);
 
     const form = root.querySelector("#demand-form");
     const out = root.querySelector("#demand-result");
