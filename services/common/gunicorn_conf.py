@@ -1,7 +1,8 @@
 """gunicorn settings shared by every service image and by the local gateway.
 
 Environment: PORT (default 8080), HOST (default 0.0.0.0 in containers), WEB_CONCURRENCY
-(workers, default 2), PROMETHEUS_MULTIPROC_DIR.
+(workers, default 2), GUNICORN_TIMEOUT, GUNICORN_KEEPALIVE (75), GUNICORN_HEADER_TIMEOUT (10),
+PROMETHEUS_MULTIPROC_DIR.
 """
 import os
 import tempfile
@@ -13,7 +14,12 @@ worker_class = "services.common.workers.JsonErrorGeventWorker"
 worker_connections = 1000  # per worker; beyond it new connections wait in the listen backlog
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 10
-keepalive = 5  # also the longest a client may take to send a request's headers (gevent.Timeout)
+# Idle keep-alive connections are kept longer than the ALB keeps its side (idle_timeout 60 s in
+# terraform/modules/alb): were the target to close first, the ALB could send a request down a closing
+# connection and answer 502. Under gevent an idle connection costs a greenlet. The time a client may
+# take to send a request's headers once it has begun is bounded separately (GUNICORN_HEADER_TIMEOUT,
+# 10 s; services/common/workers.py).
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
 # Bound request lines and headers: slow or huge headers are refused before the app sees them.
 limit_request_line = 8190
 limit_request_fields = 100
