@@ -1,5 +1,6 @@
 // The single-page shell: one view per service, chosen by the URL hash (#sales, #forecast, ...).
 import { esc, renderModelPanel, serviceAvailable, apiBase } from "./lib.js";
+import { renderMonitoringPanel } from "./monitoring.js";
 import sales from "./views/sales.js";
 import forecast from "./views/forecast.js";
 import demand from "./views/demand.js";
@@ -29,7 +30,8 @@ function buildShell() {
       <div class="view-grid">
         <div class="view-body"></div>
         <aside class="model-panel" aria-label="${esc(view.title)} model and baseline" aria-live="polite"></aside>
-      </div>`;
+      </div>
+      <section class="monitoring-panel" aria-label="${esc(view.title)} live monitoring" aria-live="polite"></section>`;
     main.append(section);
     state.set(view.name, { view, section, mounted: false, controller: null });
   }
@@ -45,6 +47,7 @@ async function mount(entry) {
   if (!(await serviceAvailable(view.name))) {
     body.innerHTML = "";
     panel.hidden = true;
+    section.querySelector(".monitoring-panel").hidden = true;
     box.hidden = false;
     box.innerHTML = `<strong>The ${esc(view.name)} service is not available.</strong>
       It is not running behind ${esc(apiBase() || "this site")} (GET /api/${esc(view.name)}/health did not answer),
@@ -55,6 +58,7 @@ async function mount(entry) {
   section.dataset.available = "true";
   body.innerHTML = "";
   renderModelPanel(panel, view.name);
+  renderMonitoringPanel(section.querySelector(".monitoring-panel"), view.name);
   entry.controller = view.mount(body, { section, refreshModel: () => renderModelPanel(panel, view.name) }) || null;
 }
 
