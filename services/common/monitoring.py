@@ -463,7 +463,8 @@ class Monitor:
                          f"{live['model']} with the {live['baseline']} baseline on live data")
         else:
             seen = live["in_training"]
-            note = (f"{seen} of them in the training data" if seen else "")
+            note = ("all of them in the training data: in-sample, no evidence of live performance"
+                    if seen == live["actuals"] else f"{seen} of them in the training data" if seen else "")
             parts.append(ev.summary(model=live["model"], baseline=live["baseline"], metric=live["metric"],
                                     model_score=live["model_score"], baseline_score=live["baseline_score"],
                                     evidence=f"{live['actuals']} live actuals", note=note)["statement"])
