@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export PROGRESS ?= 1
 
-.PHONY: run demo screenshots bench test venv tools vendor-frontend models lint-docker test-quick test-infra clean help
+.PHONY: run demo demo-monitoring screenshots bench test venv tools vendor-frontend models lint-docker test-quick test-infra clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
@@ -37,6 +37,9 @@ run: models  ## train what is missing, then serve all services and the UI on 127
 demo: $(STAMP)  ## with `make run` on the same PORT: a simulated match day into flow, stamped relative to now (STADIUM=AGADIR, SPEED=1)
 	@echo "make demo: flow at http://127.0.0.1:$(PORT) (PORT=$(PORT); give make run and make demo the same PORT)"
 	$(PY) -m services.flow.simulate --stadium $${STADIUM:-AGADIR} --replay http://127.0.0.1:$(PORT) --speed $${SPEED:-1}
+
+demo-monitoring: $(STAMP)  ## with `make run` going: replay the data sets' latest weeks as requests and actuals (rows seen in training: in-sample)
+	$(PY) -m services.common.replay --url http://127.0.0.1:$(PORT) --weeks $${WEEKS:-20}
 
 screenshots: models  ## train what is missing (as make run), serve, drive Chromium: docs/screenshots/*.png
 	$(PY) scripts/screenshots.py --no-train
