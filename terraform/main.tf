@@ -44,6 +44,15 @@ locals {
   # tests/infra reads the code and fails when this list and the code disagree.
   flow_state_actions = ["BatchGetItem", "DescribeTable", "GetItem", "PutItem", "Scan", "UpdateItem"]
 
+  # The DynamoDB calls services/common/monitor_store.py makes (DynamoMonitorStore): update_item
+  # (ADD counts), get_item, batch_get_item, transact_write_items of one conditional Put and one
+  # Update (authorised as PutItem and UpdateItem), describe_table for its check. No scan, no query.
+  # tests/infra reads the code and fails when this list and the code disagree.
+  monitoring_actions = ["BatchGetItem", "DescribeTable", "GetItem", "PutItem", "UpdateItem"]
+
+  # CloudWatch namespace of the embedded metrics the services log (MONITORING_NAMESPACE).
+  monitoring_namespace = "${var.name}/${var.environment}/monitoring"
+
   https        = var.certificate_arn != null
   api_base_url = var.api_domain_name != null ? "https://${var.api_domain_name}" : "${local.https ? "https" : "http"}://${module.alb.dns_name}"
 
@@ -104,9 +113,18 @@ module "dynamodb" {
   tags                = local.tags
 }
 
-# Monitoring stores (observed outcomes, drift profiles) will come per service
-# beside the flow table: a module here, its ARN into module.iam (like
-# state_tables) and its name into the service environment below.
+# One monitoring table per service (input counts per model version, actuals and
+# their scores; services/common/monitor_store.py), each reachable by that
+# service's task role only.
+module "monitoring_table" {
+  source   = "./modules/dynamodb"
+  for_each = local.services
+
+  name                = "${local.prefix}-${each.key}-monitoring"
+  ttl_attribute       = null
+  deletion_protection = !var.force_destroy
+  tags                = local.tags
+}
 
 module "iam" {
   source = "./modules/iam"
@@ -119,6 +137,9 @@ module "iam" {
   state_tables = local.flow_enabled ? {
     (var.flow_state_service) = { arn = module.dynamodb[0].table_arn, actions = local.flow_state_actions }
   } : {}
+  monitoring_tables = {
+    for k in keys(local.services) : k => { arn = module.monitoring_table[k].table_arn, actions = local.monitoring_actions }
+  }
   tags = local.tags
 }
 
@@ -197,7 +218,7 @@ module "service" {
   alb_security_group_id   = module.alb.security_group_id
   target_group_arn        = module.alb.target_group_arns[each.key]
   s3_prefix_list_id       = module.vpc.s3_prefix_list_id
-  dynamodb_egress         = local.flow_enabled && each.key == var.flow_state_service
+  dynamodb_egress         = true # every service writes its monitoring table (flow its state table too)
   dynamodb_prefix_list_id = module.vpc.dynamodb_prefix_list_id
   vpc_cidr                = module.vpc.vpc_cidr
 
@@ -212,6 +233,11 @@ module "service" {
       CORS_ORIGINS          = local.cors_origins
       AWS_REGION            = local.region
       PORT                  = tostring(each.value.port)
+      # Monitoring: counts and actuals in this service's own table; metrics to CloudWatch as
+      # embedded-metric lines in the logs (no agent).
+      MONITORING_BACKEND        = "dynamodb"
+      MONITORING_DYNAMODB_TABLE = module.monitoring_table[each.key].table_name
+      MONITORING_NAMESPACE      = local.monitoring_namespace
     },
     local.flow_enabled && each.key == var.flow_state_service ? {
       FLOW_STATE_BACKEND  = "dynamodb"
@@ -228,6 +254,7 @@ module "alarms" {
   name                     = local.prefix
   load_balancer_arn_suffix = module.alb.arn_suffix
   metric_namespace         = "${var.name}/${var.environment}"
+  monitoring_namespace     = local.monitoring_namespace
   email_endpoints          = var.alarm_emails
   thresholds               = var.alarm_thresholds
   tags                     = local.tags

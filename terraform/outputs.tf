@@ -89,3 +89,13 @@ output "training" {
     }
   }
 }
+
+output "monitoring_tables" {
+  description = "Monitoring table (DynamoDB) per service: input counts per model version, actuals and their scores."
+  value       = { for k, t in module.monitoring_table : k => t.table_name }
+}
+
+output "monitoring_namespace" {
+  description = "CloudWatch namespace of the monitoring metrics (drift PSI, live error against the baseline)."
+  value       = local.monitoring_namespace
+}

@@ -170,13 +170,15 @@ variable "alarm_emails" {
 }
 
 variable "alarm_thresholds" {
-  description = "Alarm thresholds (see modules/alarms): elb_5xx_count, target_5xx_count per minute, unhealthy_minutes, p99_latency_seconds, model_load_failures per 5 minutes."
+  description = "Alarm thresholds (see modules/alarms): elb_5xx_count, target_5xx_count per minute, unhealthy_minutes, p99_latency_seconds, model_load_failures per 5 minutes, drift_psi (largest feature PSI), live_error_ratio (live error of the model / its baseline's)."
   type = object({
     elb_5xx_count       = optional(number, 5)
     target_5xx_count    = optional(number, 5)
     unhealthy_minutes   = optional(number, 3)
     p99_latency_seconds = optional(number, 1)
     model_load_failures = optional(number, 1)
+    drift_psi           = optional(number, 0.25)
+    live_error_ratio    = optional(number, 1)
   })
   default = {}
 }

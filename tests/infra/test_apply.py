@@ -325,10 +325,10 @@ def test_every_service_runs_its_task_definition_privately_in_two_zones(applied, 
         # (moto keeps no deploymentConfiguration, so the circuit breaker is checked in the HCL only.)
 
         (sg,) = net["securityGroups"]
-        # Egress to gateway endpoints: S3 for every service, DynamoDB for flow only.
+        # Egress to gateway endpoints: S3 and DynamoDB (every service's monitoring table; flow's state).
         prefix_lists = {pl.get("PrefixListId") for p in groups[sg]["IpPermissionsEgress"]
                         for pl in p.get("PrefixListIds", [])}
-        assert len(prefix_lists) == (2 if name == "flow" else 1), (name, prefix_lists)
+        assert len(prefix_lists) == 2, (name, prefix_lists)
 
         task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
         assert task["family"] == f"{PREFIX}-{name}"
@@ -344,6 +344,9 @@ def test_every_service_runs_its_task_definition_privately_in_two_zones(applied, 
         assert env["PORT"] == str(entry["port"])
         assert env["CORS_ORIGINS"].split(",")[0] == applied.applied["ui_url"]
         assert ("FLOW_DYNAMODB_TABLE" in env) == (name == "flow"), name
+        assert env["MONITORING_BACKEND"] == "dynamodb"
+        assert env["MONITORING_DYNAMODB_TABLE"] == applied.applied["monitoring_tables"][name]
+        assert env["MONITORING_NAMESPACE"] == applied.applied["monitoring_namespace"]
         assert task["taskRoleArn"].endswith(f"role/{PREFIX}-{name}-task")
 
 
@@ -400,20 +403,40 @@ def test_each_task_role_reaches_only_its_own_model_prefix(applied, boto):
             assert all(r != "*" for r in _as_list(st["Resource"])), (name, st)
 
 
-def test_flow_role_has_exactly_the_dynamodb_calls_of_its_code(applied, boto):
-    from .test_terraform_static import dynamodb_calls_of_the_flow_state_store
+def test_each_role_has_exactly_the_dynamodb_calls_of_its_code_on_its_own_tables(applied, boto):
+    from .test_terraform_static import dynamodb_calls_of_the_flow_state_store, dynamodb_calls_of_the_monitoring_store
 
-    iam = boto("iam")
-    table = boto("dynamodb").describe_table(TableName=applied.applied["flow_table"])["Table"]
-    statements = [st for st in _statements(iam, f"{PREFIX}-flow-task")
-                  if any(a.startswith("dynamodb:") for a in _as_list(st["Action"]))]
-    (statement,) = statements
-    assert _as_list(statement["Resource"]) == [table["TableArn"]]
-    assert {a.removeprefix("dynamodb:") for a in _as_list(statement["Action"])} == dynamodb_calls_of_the_flow_state_store()
+    iam, ddb = boto("iam"), boto("dynamodb")
+    arn = {name: ddb.describe_table(TableName=table)["Table"]["TableArn"]
+           for name, table in applied.applied["monitoring_tables"].items()}
+    assert set(arn) == set(REGISTRY)
+    flow_table = ddb.describe_table(TableName=applied.applied["flow_table"])["Table"]["TableArn"]
     for name in REGISTRY:
-        if name != "flow":
-            assert not any(a.startswith("dynamodb:") for st in _statements(iam, f"{PREFIX}-{name}-task")
-                           for a in _as_list(st["Action"])), name
+        statements = [st for st in _statements(iam, f"{PREFIX}-{name}-task")
+                      if any(a.startswith("dynamodb:") for a in _as_list(st["Action"]))]
+        got = {tuple(_as_list(st["Resource"])): {a.removeprefix("dynamodb:") for a in _as_list(st["Action"])}
+               for st in statements}
+        expected = {(arn[name],): dynamodb_calls_of_the_monitoring_store()}
+        if name == "flow":
+            expected[(flow_table,)] = dynamodb_calls_of_the_flow_state_store()
+        assert got == expected, name
+
+
+def test_the_monitoring_store_works_on_the_table_terraform_made(applied, boto):
+    """services/common/monitor_store.py against the applied table (its key schema, moto's DynamoDB API)."""
+    from services.common.monitor_store import DynamoMonitorStore, Scored
+
+    store = DynamoMonitorStore(applied.applied["monitoring_tables"]["sales"], client=boto("dynamodb"))
+    assert store.check() is None
+    store.add({("v1", "Store"): {"c0": 3, "unknown": 1}}, {"v1": 4}, {"v1": "2026-01-01T00:00:00+00:00"})
+    assert store.counts("v1", ["Store"]) == {"Store": {"c0": 3, "unknown": 1}}
+    assert store.versions()["v1"]["requests"] == 4
+    scored = Scored(key="Store=1|week=2012-10-26", version="v1", day="2012-10-26", body="{}", record={"a": 1},
+                    weight=1.0, model_loss=2.0, baseline_loss=3.0, in_training=True)
+    assert store.put_actual(scored) == (True, {"a": 1})
+    assert store.put_actual(scored) == (False, {"a": 1})
+    assert store.errors("v1") == [{"day": "2012-10-26", "n": 1, "weight": 1.0, "model": 2.0, "baseline": 3.0,
+                                   "in_training": 1}]
 
 
 def test_execution_role_carries_only_the_managed_ecs_policy(applied, boto):
@@ -447,6 +470,14 @@ def test_alarms_watch_every_service_and_notify_the_topic(applied, boto):
             if "TargetGroup" in dims:
                 assert tgs[dims["TargetGroup"]]["Port"] == REGISTRY[name]["port"], alarm_name
         assert alarms[f"{PREFIX}-{name}-p99-latency"]["ExtendedStatistic"] == "p99"
+        for alarm_name, metric in ((f"{PREFIX}-{name}-input-drift", "DriftMaxPSI"),
+                                   (f"{PREFIX}-{name}-live-error-above-baseline", "LiveErrorRatio")):
+            alarm = alarms[alarm_name]      # from the services' embedded metrics (services/common/monitoring.py)
+            assert (alarm["Namespace"], alarm["MetricName"]) == (applied.applied["monitoring_namespace"], metric)
+            assert {d["Name"]: d["Value"] for d in alarm["Dimensions"]} == {"Service": name}
+            assert alarm["AlarmActions"] == [topic] and alarm["TreatMissingData"] == "notBreaching"
+        assert alarms[f"{PREFIX}-{name}-input-drift"]["Threshold"] == 0.25
+        assert alarms[f"{PREFIX}-{name}-live-error-above-baseline"]["Threshold"] == 1.0
         (mf,) = logs.describe_metric_filters(logGroupName=f"/ecs/{PREFIX}-{name}")["metricFilters"]
         assert mf["metricTransformations"][0]["metricName"] == f"ModelLoadFailures-{name}"
         assert "model refresh failed" in mf["filterPattern"]

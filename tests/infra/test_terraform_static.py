@@ -298,12 +298,38 @@ def test_flow_role_gets_exactly_the_calls_its_code_makes():
     assert "actions = local.flow_state_actions" in hcl.module_calls()["iam"]["state_tables"]
 
 
-def test_only_the_flow_service_may_reach_dynamodb():
+def dynamodb_calls_of_the_monitoring_store() -> set[str]:
+    """The DynamoDB API actions services/common/monitor_store.py (DynamoMonitorStore) calls. IAM has
+    no action for a transaction: its items are authorised as their own actions (a Put and an Update)."""
+    source = (REPO / "services" / "common" / "monitor_store.py").read_text()
+    body = source[source.index("class DynamoMonitorStore"):]
+    calls = set(re.findall(r"self\.client\.([a-z_]+)\(", body)) - {"exceptions"}
+    assert "transact_write_items" in calls and '{"Put": ' in body and '{"Update": ' in body
+    assert '"ConditionCheck"' not in body and '"Delete"' not in body
+    calls = (calls - {"transact_write_items"}) | {"put_item", "update_item"}
+    return {"".join(part.capitalize() for part in call.split("_")) for call in calls}
+
+
+def test_each_role_gets_exactly_the_calls_of_the_monitoring_store_on_its_own_table():
+    actions = set(hcl.locals_()["monitoring_actions"])
+    needed = dynamodb_calls_of_the_monitoring_store()
+    assert needed and actions == needed, f"missing {needed - actions}, never called {actions - needed}"
+    assert not {"Scan", "Query", "DeleteItem", "BatchWriteItem"} & actions
+    doc = hcl.data("iam")["aws_iam_policy_document.monitoring_table"]
+    statement = hcl.one(doc["statement"])
+    assert statement["actions"] == '${[for a in sort(each.value.actions) : "dynamodb:${a}"]}'
+    assert statement["resources"] == ["${each.value.arn}"]
+    call = hcl.module_calls()["iam"]["monitoring_tables"]
+    assert "module.monitoring_table[k].table_arn" in call and "actions = local.monitoring_actions" in call
+    table = hcl.module_calls()["monitoring_table"]
+    assert table["for_each"] == "${local.services}" and table["source"] == "./modules/dynamodb"
+
+
+def test_services_reach_dynamodb_for_their_monitoring_table():
     res = hcl.resources("ecs_service")
     assert res["aws_vpc_security_group_egress_rule.dynamodb"]["count"] == "${var.dynamodb_egress ? 1 : 0}"
     assert hcl.variables("ecs_service")["dynamodb_egress"]["default"] is False
-    assert hcl.module_calls()["service"]["dynamodb_egress"] == (
-        "${local.flow_enabled && each.key == var.flow_state_service}")
+    assert hcl.module_calls()["service"]["dynamodb_egress"] is True
 
 
 def iam_statements():
@@ -490,12 +516,14 @@ def test_service_autoscales_on_cpu_between_registry_bounds():
 def test_containers_get_the_store_and_runtime_environment():
     env = hcl.module_calls()["service"]["environment"]
     for name in ("MODEL_STORE_URI", "MODEL_CACHE_DIR", "MODEL_REFRESH_SECONDS", "CORS_ORIGINS", "AWS_REGION", "PORT",
-                 "FLOW_STATE_BACKEND", "FLOW_DYNAMODB_TABLE"):
+                 "FLOW_STATE_BACKEND", "FLOW_DYNAMODB_TABLE", "MONITORING_BACKEND", "MONITORING_DYNAMODB_TABLE",
+                 "MONITORING_NAMESPACE"):
         assert f"{name} = " in env, name
     assert 'MODEL_STORE_URI = "s3://${module.s3.models_bucket_name}/${local.model_store_root[each.key]}"' in env
     assert 'MODEL_CACHE_DIR = "/tmp/model-cache"' in env
     assert "PORT = tostring(each.value.port)" in env
     assert 'each.key == var.flow_state_service ? {FLOW_STATE_BACKEND = "dynamodb"' in env
+    assert "MONITORING_DYNAMODB_TABLE = module.monitoring_table[each.key].table_name" in env
     # The store root is model_prefix minus "/<service>": models/<svc> -> models.
     assert hcl.locals_()["model_store_root"] == '${{for k, s in local.services : k => trimsuffix(s.model_prefix, "/${k}")}}'
     assert {s["model_prefix"].rsplit("/", 1)[0] for s in REGISTRY} == {"models"}

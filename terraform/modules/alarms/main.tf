@@ -231,3 +231,49 @@ resource "aws_cloudwatch_metric_alarm" "model_load_failures" {
   ok_actions          = local.actions
   tags                = merge(var.tags, { Service = each.key })
 }
+
+# ---------------------------------------------------------------------------
+# live monitoring: the services log these as CloudWatch embedded metrics
+# (services/common/monitoring.py) for the version they serve, every minute
+# per worker; every worker reports the same store-wide figure, so Maximum is
+# that figure. A service that does not emit one (powerball has no input
+# features, flow no actuals; live error only after 30 actuals) leaves its
+# alarm without data, which does not breach.
+# ---------------------------------------------------------------------------
+resource "aws_cloudwatch_metric_alarm" "input_drift" {
+  for_each = var.services
+
+  alarm_name          = "${var.name}-${each.key}-input-drift"
+  alarm_description   = "An input feature of ${each.key} drifted from the training profile: its PSI exceeded ${var.thresholds.drift_psi} for 15 minutes (GET /api/${each.key}/monitoring names the feature)."
+  namespace           = var.monitoring_namespace
+  metric_name         = "DriftMaxPSI"
+  dimensions          = { Service = each.key }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = var.thresholds.drift_psi
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = merge(var.tags, { Service = each.key })
+}
+
+resource "aws_cloudwatch_metric_alarm" "live_error_above_baseline" {
+  for_each = var.services
+
+  alarm_name          = "${var.name}-${each.key}-live-error-above-baseline"
+  alarm_description   = "On the actuals received, ${each.key}'s served model has been worse than its baseline (live error ratio above ${var.thresholds.live_error_ratio}) for 30 minutes."
+  namespace           = var.monitoring_namespace
+  metric_name         = "LiveErrorRatio"
+  dimensions          = { Service = each.key }
+  statistic           = "Maximum"
+  period              = 900
+  evaluation_periods  = 2
+  threshold           = var.thresholds.live_error_ratio
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = merge(var.tags, { Service = each.key })
+}

@@ -11,5 +11,7 @@ output "alarm_names" {
     unhealthy_targets   = { for k, a in aws_cloudwatch_metric_alarm.unhealthy_targets : k => a.alarm_name }
     p99_latency         = { for k, a in aws_cloudwatch_metric_alarm.p99_latency : k => a.alarm_name }
     model_load_failures = { for k, a in aws_cloudwatch_metric_alarm.model_load_failures : k => a.alarm_name }
+    input_drift         = { for k, a in aws_cloudwatch_metric_alarm.input_drift : k => a.alarm_name }
+    live_error          = { for k, a in aws_cloudwatch_metric_alarm.live_error_above_baseline : k => a.alarm_name }
   }
 }

@@ -24,6 +24,8 @@ variable "thresholds" {
     unhealthy_minutes   = optional(number, 3)
     p99_latency_seconds = optional(number, 1)
     model_load_failures = optional(number, 1)
+    drift_psi           = optional(number, 0.25)
+    live_error_ratio    = optional(number, 1)
   })
   default = {}
 
@@ -31,6 +33,16 @@ variable "thresholds" {
     condition     = var.thresholds.unhealthy_minutes >= 1 && var.thresholds.p99_latency_seconds > 0 && var.thresholds.model_load_failures >= 1
     error_message = "unhealthy_minutes and model_load_failures must be at least 1, p99_latency_seconds above 0."
   }
+
+  validation {
+    condition     = var.thresholds.drift_psi > 0 && var.thresholds.live_error_ratio > 0
+    error_message = "drift_psi and live_error_ratio must be above 0."
+  }
+}
+
+variable "monitoring_namespace" {
+  description = "CloudWatch namespace of the embedded metrics the services log (services/common/monitoring.py): DriftMaxPSI and LiveErrorRatio per Service."
+  type        = string
 }
 
 variable "model_load_failure_pattern" {

@@ -126,7 +126,7 @@ variable "s3_prefix_list_id" {
 }
 
 variable "dynamodb_egress" {
-  description = "Allow HTTPS to DynamoDB (through the gateway endpoint): only for a service that keeps state there."
+  description = "Allow HTTPS to DynamoDB (through the gateway endpoint): for a service whose code calls it (its monitoring table; flow's state table)."
   type        = bool
   default     = false
 }

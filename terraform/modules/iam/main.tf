@@ -200,3 +200,23 @@ resource "aws_iam_role_policy" "state_table" {
   role   = aws_iam_role.task[each.key].id
   policy = data.aws_iam_policy_document.state_table[each.key].json
 }
+
+# A service's own monitoring table (input counts, actuals; services/common/monitor_store.py),
+# with exactly the actions that code calls (the caller derives them; tests/infra checks they match).
+data "aws_iam_policy_document" "monitoring_table" {
+  for_each = var.monitoring_tables
+
+  statement {
+    sid       = "OwnMonitoringTable"
+    actions   = [for a in sort(each.value.actions) : "dynamodb:${a}"]
+    resources = [each.value.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "monitoring_table" {
+  for_each = var.monitoring_tables
+
+  name   = "own-monitoring-table"
+  role   = aws_iam_role.task[each.key].id
+  policy = data.aws_iam_policy_document.monitoring_table[each.key].json
+}

@@ -39,6 +39,20 @@ variable "state_tables" {
   }
 }
 
+variable "monitoring_tables" {
+  description = "Per service: its monitoring table ARN and the DynamoDB actions (without the dynamodb: prefix) services/common/monitor_store.py calls."
+  type = map(object({
+    arn     = string
+    actions = list(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for t in values(var.monitoring_tables) : length(t.actions) > 0 && alltrue([for a in t.actions : can(regex("^[A-Z][A-Za-z]+$", a))])])
+    error_message = "Each monitoring table needs a non-empty list of plain DynamoDB action names (e.g. UpdateItem), no wildcard."
+  }
+}
+
 variable "training" {
   description = "Services retrained on a schedule: the family and region of their training task definition (<prefix>-<service>-train), which the scheduler role may run."
   type = map(object({
