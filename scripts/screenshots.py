@@ -80,6 +80,15 @@ def shoot(page, out: Path, name: str) -> None:
     print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}", flush=True)
 
 
+def submit(page, values: dict[str, str], button: str, *wait: str) -> None:
+    """Fill the fields, press the button, wait for what the answer (or the errors) show."""
+    for selector, value in values.items():
+        page.fill(selector, value)
+    page.get_by_role("button", name=button, exact=True).click()
+    for selector in wait:
+        page.locator(selector).first.wait_for()
+
+
 # --------------------------------------------------------------------------- scenes
 def sales(page, out):
     page.goto("/#sales")
@@ -87,36 +96,26 @@ def sales(page, out):
     page.locator("#sales-served-body .summary").first.wait_for()
     shoot(page, out, "sales")
     # a date before 52 weeks of history and an impossible temperature: both errors at once
-    page.fill("#sp-date", "2009-06-01")
-    page.fill("#sp-temp", "900")
-    page.get_by_role("button", name="Predict", exact=True).click()
-    page.locator("#sp-temp-error:not(:empty)").wait_for()
-    page.locator("#sp-date-error:not(:empty)").wait_for()
+    submit(page, {"#sp-date": "2009-06-01", "#sp-temp": "900"}, "Predict", "#sp-temp-error:not(:empty)",
+           "#sp-date-error:not(:empty)")
     shoot(page, out, "sales-error")
 
 
 def forecast(page, out):
     page.goto("/#forecast")
     page.locator("#forecast-verdicts [data-competition]").first.wait_for()
-    for field, value in (("#fc-team-a", MATCH["team_a"]), ("#fc-team-b", MATCH["team_b"]),
-                         ("#fc-stadium", MATCH["stadium"]), ("#fc-time", MATCH["time"]), ("#fc-date", MATCH["date"])):
-        page.fill(field, value)
     page.select_option("#fc-stage", MATCH["stage"])
-    page.get_by_role("button", name="Predict attendance").click()
-    page.locator("#forecast-result [data-history-summary], #forecast-result [data-no-history]").first.wait_for()
+    submit(page, {"#fc-team-a": MATCH["team_a"], "#fc-team-b": MATCH["team_b"], "#fc-stadium": MATCH["stadium"],
+                  "#fc-time": MATCH["time"], "#fc-date": MATCH["date"]}, "Predict attendance",
+           "#forecast-result [data-history-summary], #forecast-result [data-no-history]")
     shoot(page, out, "forecast")
     # team B = team A while the kickoff is wrong: both shown, the previous answer gone
-    page.fill("#fc-team-b", MATCH["team_a"])
-    page.fill("#fc-time", "25:99")
-    page.get_by_role("button", name="Predict attendance").click()
-    page.locator("#fc-time-error:not(:empty)").wait_for()
+    submit(page, {"#fc-team-b": MATCH["team_a"], "#fc-time": "25:99"}, "Predict attendance",
+           "#fc-time-error:not(:empty)", "#fc-team-b-error:not(:empty)")
     shoot(page, out, "forecast-error")
     # an unknown stadium: a short message with a few suggestions
-    page.fill("#fc-team-b", MATCH["team_b"])
-    page.fill("#fc-time", MATCH["time"])
-    page.fill("#fc-stadium", "Stade de Laayoune")
-    page.get_by_role("button", name="Predict attendance").click()
-    page.locator("#fc-stadium-error:not(:empty)").wait_for()
+    submit(page, {"#fc-team-b": MATCH["team_b"], "#fc-time": MATCH["time"], "#fc-stadium": "Stade de Laayoune"},
+           "Predict attendance", "#fc-stadium-error:not(:empty)")
     shoot(page, out, "forecast-stadium")
 
 
@@ -135,17 +134,11 @@ def demand(page, out):
     page.select_option("#dm-store", best[0])
     page.select_option("#dm-product", best[1])
     page.check("#dm-promo")
-    page.get_by_role("button", name="Predict units").click()
-    page.locator("#demand-result [data-units]").wait_for()
-    page.get_by_role("button", name="Show price curve").click()
-    page.locator("#demand-curve [data-best]").wait_for()
-    page.locator("#demand-history [data-history-summary]").wait_for()
+    submit(page, {}, "Predict units", "#demand-result [data-units]")
+    submit(page, {}, "Show price curve", "#demand-curve [data-best]", "#demand-history [data-history-summary]")
     shoot(page, out, "demand")
-    page.fill("#dm-min", "9")
-    page.fill("#dm-max", "3")
-    page.fill("#dm-steps", "1")
-    page.get_by_role("button", name="Show price curve").click()
-    page.locator("#dm-steps-error:not(:empty)").wait_for()
+    submit(page, {"#dm-min": "9", "#dm-max": "3", "#dm-steps": "1"}, "Show price curve",
+           "#dm-steps-error:not(:empty)", "#dm-max-error:not(:empty)")
     shoot(page, out, "demand-error")
 
 
@@ -160,11 +153,8 @@ def flow(page, out):
 
 def powerball(page, out):
     page.goto("/#powerball")
-    page.fill("#pb-seed", "7")
-    page.get_by_role("button", name="Generate tickets").click()
-    page.locator("#pb-result [data-ticket]").first.wait_for()
-    page.locator("#pb-draws [data-draw]").first.wait_for()
-    page.locator("#pb-stats [data-uniformity]").wait_for()
+    submit(page, {"#pb-seed": "7"}, "Generate tickets", "#pb-result [data-ticket]", "#pb-draws [data-draw]",
+           "#pb-stats [data-uniformity]")
     shoot(page, out, "powerball")
 
 

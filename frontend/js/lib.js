@@ -93,21 +93,27 @@ export function pct(value, digits = 1) {
   return value === null || value === undefined ? "–" : `${(value * 100).toFixed(digits)}%`;
 }
 
+/** A note at the top of a region (one per class, `data-<class>` to find it), or none when `text` is null. */
+function regionNote(region, className, text, role) {
+  let note = region.querySelector(`:scope > .${className}`);
+  if (text === null) {
+    if (note) note.remove();
+    return;
+  }
+  if (!note) {
+    note = document.createElement("p");
+    note.className = className;
+    note.setAttribute(`data-${className}`, "");
+    if (role) note.setAttribute("role", role);
+    region.prepend(note);
+  }
+  note.textContent = text;
+}
+
 /** Show or hide a loading message in a region (aria-busy for assistive technology). */
 export function setLoading(region, loading, text = "Loading…") {
   region.setAttribute("aria-busy", loading ? "true" : "false");
-  let note = region.querySelector(":scope > .loading");
-  if (loading) {
-    if (!note) {
-      note = document.createElement("p");
-      note.className = "loading";
-      note.setAttribute("role", "status");
-      region.prepend(note);
-    }
-    note.textContent = text;
-  } else if (note) {
-    note.remove();
-  }
+  regionNote(region, "loading", loading ? text : null, "status");
 }
 
 // ---------------------------------------------------------------- times
@@ -148,18 +154,7 @@ function signature(form) {
 /** Mark an answer as belonging to earlier inputs (dimmed, with a note), or as current again. */
 export function markStale(region, stale, note = "This answer is for the previous inputs.") {
   region.dataset.stale = stale ? "true" : "false";
-  let label = region.querySelector(":scope > .stale-note");
-  if (stale && region.dataset.answer === "shown") {
-    if (!label) {
-      label = document.createElement("p");
-      label.className = "stale-note";
-      label.setAttribute("data-stale-note", "");
-      region.prepend(label);
-    }
-    label.textContent = note;
-  } else if (label) {
-    label.remove();
-  }
+  regionNote(region, "stale-note", stale && region.dataset.answer === "shown" ? note : null);
 }
 
 /** Take an answer off the screen: after a failed submit nothing may read as the answer to the new inputs. */
