@@ -1,7 +1,7 @@
 // The live monitoring panel every view shows: GET /api/<service>/monitoring rendered as the verdict,
 // live error of the served model against its baseline over time (a chart), and input drift per
 // feature. One call: renderMonitoringPanel(element, service).
-import { api, chart, COLORS, dataTable, esc, fmt, html, pct, setLoading } from "./lib.js";
+import { api, chart, COLORS, dataTable, esc, fmt, html, localTime, pct, setLoading } from "./lib.js";
 
 const STATUS_CLASS = { stable: "good", watch: "warn", drift: "bad" };
 
@@ -72,7 +72,7 @@ export async function renderMonitoringPanel(panel, service) {
     const cls = live && live.beats_baseline === false ? "not-beats" : live && live.beats_baseline ? "beats" : "pending";
     html(panel, `
       <div class="monitoring-head"><h3>Live monitoring</h3><button type="button" class="secondary" data-refresh>Refresh</button></div>
-      <p class="version">Version <code>${esc(current.model_version)}</code>, live since ${esc(current.live_since || "–")};
+      <p class="version">Version <code>${esc(current.model_version)}</code>, live since <span data-live-since>${current.live_since ? localTime(current.live_since) : "–"}</span>;
         <span data-requests>${esc(fmt(current.requests))}</span> requests observed over every worker.</p>
       <div class="summary ${cls}" data-verdict>${verdictBadge(live)}<p class="statement">${esc(current.verdict)}</p></div>
       ${errorBlock(live)}

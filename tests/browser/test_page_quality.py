@@ -95,5 +95,14 @@ def test_times_are_local_with_utc_on_hover(browser, gateway):
         local = page.evaluate("""iso => new Date(iso).toLocaleString('en-US', {timeZone: 'America/Los_Angeles',
                                    dateStyle: 'medium', timeStyle: 'short'})""", manifest["created_at"])
         expect(stamp).to_have_text(local)
+        # the monitoring panel's "live since" the same way
+        since = page.locator("#view-sales .monitoring-panel [data-live-since] time")
+        iso = since.get_attribute("datetime")
+        monitoring = page.request.get("/api/sales/monitoring").json()
+        assert iso in {v["live_since"] for v in monitoring["versions"]}
+        expect(since).to_have_attribute("title", page.evaluate(
+            "iso => new Date(iso).toISOString().replace('.000Z', 'Z') + ' UTC'", iso))
+        expect(since).to_have_text(page.evaluate("""iso => new Date(iso).toLocaleString('en-US',
+            {timeZone: 'America/Los_Angeles', dateStyle: 'medium', timeStyle: 'short'})""", iso))
     finally:
         context.close()
