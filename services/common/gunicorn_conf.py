@@ -2,7 +2,11 @@
 
 Environment: PORT (default 8080), HOST (default 0.0.0.0 in containers), WEB_CONCURRENCY
 (workers, default 2), GUNICORN_TIMEOUT, GUNICORN_KEEPALIVE (75), GUNICORN_HEADER_TIMEOUT (10),
-PROMETHEUS_MULTIPROC_DIR.
+PROMETHEUS_MULTIPROC_DIR, SERVICE (the app when none is given on the command line:
+services.<SERVICE>.api:create_app(), as in the images).
+
+Writes only under the temp dir (TMPDIR, default /tmp), one of the two writable volumes of a
+container whose root file system is read-only.
 """
 import os
 import tempfile
@@ -28,8 +32,14 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR") or None
+# gunicorn's runtime control socket (gunicornc) would be created under $HOME or
+# $XDG_RUNTIME_DIR; nothing here uses it, and ECS stops tasks with SIGTERM.
+control_socket_disable = True
+if os.environ.get("SERVICE"):
+    wsgi_app = f"services.{os.environ['SERVICE']}.api:create_app()"
 
-# Metrics from every worker are aggregated through files in this folder.
+# Metrics from every worker are aggregated through files in this folder: a fresh one per start
+# (prometheus-client wants it empty when the server starts).
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="prometheus-")
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
