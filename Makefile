@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PORT ?= 8080
 export PROGRESS ?= 1
 
-.PHONY: run demo demo-monitoring screenshots bench test venv tools vendor-frontend models lint-docker test-quick test-infra clean help
+.PHONY: run demo demo-monitoring screenshots bench test venv tools vendor-frontend models images lint-docker test-quick test-infra clean help
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/:/'
@@ -59,8 +59,11 @@ test-quick: $(STAMP)  ## the suite without the slow tier
 vendor-frontend:  ## fetch the pinned chart library from npm into frontend/vendor/ (committed)
 	bash scripts/vendor_frontend.sh
 
-lint-docker: $(STAMP)  ## hadolint every service Dockerfile
-	$(VENV)/bin/hadolint services/*/Dockerfile
+images:  ## podman: the stand-in base image when missing, then every registry service's serving image (localhost/mlplat/<svc>:local)
+	nice bash scripts/build_images.sh
+
+lint-docker: $(STAMP)  ## hadolint the Dockerfile (every service's image and the training image)
+	$(VENV)/bin/hadolint Dockerfile
 
 clean:  ## remove local models, caches and the venv
 	rm -rf var $(VENV) .pytest_cache

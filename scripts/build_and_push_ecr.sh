@@ -10,7 +10,8 @@ usage() {
 Usage: $(basename "$0") [options] [service...]
 
 For each service (default: every entry of services/registry.json):
-  docker build -f services/<service>/Dockerfile .   (from the repository root)
+  docker build --build-arg SERVICE=<service> --build-arg PORT=<port> .
+  (the repository root's Dockerfile, with the service's registry port)
   tag it <repository base>/<service>:<git revision>
 and push it after 'aws ecr get-login-password | docker login'. Repositories
 are immutable: a tag that is already in ECR is not pushed again.
@@ -92,11 +93,6 @@ fi
 
 revision="$(git -C "$REPO_ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
 for svc in "${services[@]}"; do
-  dockerfile="services/$svc/Dockerfile"
-  if [[ ! -f "$REPO_ROOT/$dockerfile" ]]; then
-    [[ "$dry_run" -eq 1 ]] || die "$dockerfile not found"
-    log "warning: $dockerfile not found (dry run continues)"
-  fi
   image="$repo_base/$svc:$tag"
 
   if [[ "$dry_run" -eq 0 ]] && aws "${endpoint_args[@]}" ecr describe-images --region "$region" \
@@ -105,7 +101,8 @@ for svc in "${services[@]}"; do
     continue
   fi
 
-  run docker build --platform "$platform" -f "$REPO_ROOT/$dockerfile" \
+  run docker build --platform "$platform" -f "$REPO_ROOT/Dockerfile" \
+    --build-arg "SERVICE=$svc" --build-arg "PORT=$(registry_field "$svc" port)" \
     --label "org.opencontainers.image.revision=$revision" \
     --label "org.opencontainers.image.title=$svc" \
     -t "$image" "$REPO_ROOT"

@@ -16,7 +16,7 @@ import pytest
 from .conftest import REPO, SCRIPTS, find_tool, load_registry, require_tool, run_script
 
 SCRIPT_FILES = sorted(SCRIPTS.glob("*.sh"))
-ENTRY_SCRIPTS = [p for p in SCRIPT_FILES if p.name != "lib.sh"]
+ENTRY_SCRIPTS = [p for p in SCRIPT_FILES if not p.name.startswith("lib")]  # lib*.sh are sourced
 SERVICES = [s["name"] for s in load_registry()]
 
 
@@ -76,7 +76,8 @@ def test_build_dry_run_prints_login_build_and_push_for_every_registry_service():
     pushes = [line for line in lines if line.startswith("docker push ")]
     assert len(builds) == len(pushes) == len(SERVICES)
     for svc, build, push in zip(SERVICES, builds, pushes):
-        assert f"-f {REPO}/services/{svc}/Dockerfile" in build
+        port = {s["name"]: s["port"] for s in load_registry()}[svc]
+        assert f"-f {REPO}/Dockerfile --build-arg SERVICE={svc} --build-arg PORT={port}" in build
         assert f"-t {BASE}/{svc}:abc123" in build
         assert build.endswith(f" {REPO}")  # the repository root is the build context
         assert push == f"docker push {BASE}/{svc}:abc123"
