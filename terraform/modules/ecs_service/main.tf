@@ -1,6 +1,11 @@
 locals {
   full_name = "${var.name_prefix}-${var.name}"
 
+  writable_paths = [
+    { name = "tmp", path = "/tmp" },
+    { name = "var", path = "/app/var" },
+  ]
+
   container_definition = {
     name                   = var.name
     image                  = var.image
@@ -16,11 +21,14 @@ locals {
 
     environment = [for k in sort(keys(var.environment)) : { name = k, value = var.environment[k] }]
 
-    # The root filesystem is read-only; /tmp (model cache, gunicorn heartbeat
-    # files) is a task-local writable volume.
-    mountPoints = [{
-      sourceVolume  = "tmp"
-      containerPath = "/tmp"
+    # The root filesystem is read-only; the only writable paths are two
+    # task-local volumes at the paths the image declares as VOLUMEs owned by
+    # its user (so ECS gives them that owner, not root 0755): /tmp (model
+    # cache, metrics and gunicorn worker files) and /app/var (the services'
+    # local state). tests/containers runs the images with exactly these.
+    mountPoints = [for v in local.writable_paths : {
+      sourceVolume  = v.name
+      containerPath = v.path
       readOnly      = false
     }]
 
@@ -62,8 +70,11 @@ resource "aws_ecs_task_definition" "this" {
 
   container_definitions = jsonencode([local.container_definition])
 
-  volume {
-    name = "tmp"
+  dynamic "volume" {
+    for_each = local.writable_paths
+    content {
+      name = volume.value.name
+    }
   }
 
   runtime_platform {
