@@ -1,6 +1,8 @@
-"""Shared fixtures: a moto S3 server on 127.0.0.1, model stores, small trained artifacts."""
+"""Shared fixtures: a moto S3 server on 127.0.0.1, model stores, small trained artifacts (one
+version per service, trained once per session with --small: small_models)."""
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import subprocess
@@ -163,3 +165,52 @@ class GunicornServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+
+
+class SmallModels:
+    """Trains each service's `--small` slice the first time a test asks for it (once per session:
+    the reliability and container tiers share it)."""
+
+    def __init__(self, tmp: Path):
+        from services.common.store import ModelStore
+
+        self.tmp = tmp
+        self.uri = (tmp / "store").as_uri()
+        self.store = ModelStore(self.uri, tmp / "cache")
+        self._apps: dict = {}
+
+    def publish(self, name: str) -> str:
+        if not self.store.has_latest(name):
+            out = self.tmp / f"build-{name}"
+            # demand's pipeline loads a warehouse: keep it in this session's folder, not var/
+            saved = os.environ.get("DATABASE_URL")
+            os.environ["DATABASE_URL"] = f"sqlite:///{self.tmp / 'warehouse.db'}"
+            try:
+                importlib.import_module(f"services.{name}.train").main(
+                    ["--small", "--no-publish", "--quiet", "--output", str(out)])
+            finally:
+                if saved is None:
+                    os.environ.pop("DATABASE_URL", None)
+                else:
+                    os.environ["DATABASE_URL"] = saved
+            self.store.publish(name, out)
+        return self.store.latest_version(name)
+
+    def folder(self, name: str) -> Path:
+        """The built version folder of `name` (trained first if needed), to publish elsewhere."""
+        self.publish(name)
+        return self.tmp / f"build-{name}"
+
+    def app(self, name: str):
+        if name not in self._apps:
+            self.publish(name)
+            module = importlib.import_module(f"services.{name}.api")
+            app = module.create_app(make_settings(self.uri, self.tmp / f"run-{name}"), start_model_refresh=False)
+            assert app.extensions["model_holder"].refresh(), f"{name}: model did not load"
+            self._apps[name] = app
+        return self._apps[name]
+
+
+@pytest.fixture(scope="session")
+def small_models(tmp_path_factory) -> SmallModels:
+    return SmallModels(tmp_path_factory.mktemp("small-models"))
