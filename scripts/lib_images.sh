@@ -2,8 +2,11 @@
 # Helpers shared by the image scripts (build_images.sh, build_and_push_ecr.sh). Source it
 # after lib.sh; do not run it.
 
-# The container engine, in CONTAINER_ENGINE: as set by the caller, else docker where its daemon
-# answers (AWS CI), else podman. Call once, before `engine`.
+# The container engine, in CONTAINER_ENGINE (docker or podman): as set by the caller, else docker
+# where its daemon answers (AWS CI), else podman. ENGINE is the command that runs it: podman gets
+# PODMAN_FLAGS first, by default the runtime and cgroup manager that work where crun and systemd
+# cgroups do not (../shared/containers.md); set PODMAN_FLAGS="" where podman's defaults work.
+# Call once, before `engine` or "${ENGINE[@]}".
 resolve_engine() {
   if [[ -z "${CONTAINER_ENGINE:-}" ]]; then
     if command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1; then
@@ -12,21 +15,19 @@ resolve_engine() {
       CONTAINER_ENGINE=podman
     fi
   fi
-  [[ "$CONTAINER_ENGINE" == docker || "$CONTAINER_ENGINE" == podman ]] \
-    || die "CONTAINER_ENGINE must be docker or podman, not '$CONTAINER_ENGINE'"
+  case "$CONTAINER_ENGINE" in
+    docker) ENGINE=(docker) ;;
+    podman)
+      local flags=()
+      read -r -a flags <<<"${PODMAN_FLAGS---runtime runc --cgroup-manager=cgroupfs}"
+      ENGINE=(podman "${flags[@]}")
+      ;;
+    *) die "CONTAINER_ENGINE must be docker or podman, not '$CONTAINER_ENGINE'" ;;
+  esac
 }
 
-# Run the engine. podman gets PODMAN_FLAGS first: by default the runtime and cgroup manager
-# that work where crun and systemd cgroups do not (../shared/containers.md); set it to ""
-# on a machine where podman's defaults work.
 engine() {
-  if [[ "$CONTAINER_ENGINE" == podman ]]; then
-    local flags=()
-    read -r -a flags <<<"${PODMAN_FLAGS---runtime runc --cgroup-manager=cgroupfs}"
-    podman "${flags[@]}" "$@"
-  else
-    docker "$@"
-  fi
+  "${ENGINE[@]}" "$@"
 }
 
 # sha256 of every file the images are built from (Dockerfile, .dockerignore, pyproject.toml,

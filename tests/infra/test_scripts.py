@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import stat
 import subprocess
 from pathlib import Path
@@ -63,8 +64,16 @@ def test_script_rejects_unknown_option(script: Path):
 BASE = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/mlplat-dev"
 
 
+DOCKER = {"CONTAINER_ENGINE": "docker"}  # what AWS CI runs; podman's own path runs for real in test_push.py
+
+
+def dry_run(*args: str, env: dict | None = None):
+    return run_script("build_and_push_ecr.sh", "--dry-run", *args,
+                      env={**{k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}, **DOCKER, **(env or {})})
+
+
 def test_build_dry_run_prints_login_build_and_push_for_every_registry_service():
-    result = run_script("build_and_push_ecr.sh", "--dry-run", "--repository-base", BASE, "--region", "eu-west-1", "--tag", "abc123")
+    result = dry_run("--repository-base", BASE, "--region", "eu-west-1", "--tag", "abc123")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert lines[0] == (
@@ -74,30 +83,31 @@ def test_build_dry_run_prints_login_build_and_push_for_every_registry_service():
     assert lines[-1] == "abc123"
     builds = [line for line in lines if line.startswith("docker build ")]
     pushes = [line for line in lines if line.startswith("docker push ")]
-    assert len(builds) == len(pushes) == len(SERVICES)
-    for svc, build, push in zip(SERVICES, builds, pushes):
-        port = {s["name"]: s["port"] for s in load_registry()}[svc]
-        assert f"-f {REPO}/Dockerfile --build-arg SERVICE={svc} --build-arg PORT={port}" in build
-        assert f"-t {BASE}/{svc}:abc123" in build
-        assert build.endswith(f" {REPO}")  # the repository root is the build context
-        assert push == f"docker push {BASE}/{svc}:abc123"
+    assert len(builds) == len(pushes) == 2 * len(SERVICES)  # serving and training image
+    ports = {s["name"]: s["port"] for s in load_registry()}
+    for i, svc in enumerate(SERVICES):
+        serving, train = builds[2 * i], builds[2 * i + 1]
+        assert f"-f {REPO}/Dockerfile " in serving and f"--build-arg SERVICE={svc} --build-arg PORT={ports[svc]}" in serving
+        assert f"-t {BASE}/{svc}:abc123 " in serving and "--target" not in serving
+        assert f"--target train --build-arg SERVICE={svc}" in train and f"-t {BASE}/{svc}:abc123-train " in train
+        assert serving.endswith(f" {REPO}") and train.endswith(f" {REPO}")  # the repository root is the context
+        assert pushes[2 * i:2 * i + 2] == [f"docker push {BASE}/{svc}:abc123", f"docker push {BASE}/{svc}:abc123-train"]
 
 
 def test_build_dry_run_defaults_the_tag_to_the_git_revision():
     rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=REPO, capture_output=True, text=True)
     if rev.returncode != 0:
         pytest.skip("not a git checkout with a commit")
-    result = run_script("build_and_push_ecr.sh", "--dry-run", "--repository-base", BASE, "--region", "eu-west-1", SERVICES[0])
+    result = dry_run("--repository-base", BASE, "--region", "eu-west-1", SERVICES[0])
     assert result.returncode == 0, result.stderr
     tag = result.stdout.strip().splitlines()[-1]
-    assert tag in (rev.stdout.strip(), rev.stdout.strip() + "-dirty")
+    assert re.fullmatch(re.escape(rev.stdout.strip()) + r"(-dirty-[0-9a-f]{12})?", tag), tag
     assert f"{BASE}/{SERVICES[0]}:{tag}" in result.stdout
 
 
 def test_build_dry_run_passes_the_endpoint_to_the_aws_cli():
-    env = dict(os.environ, AWS_ENDPOINT_URL="http://127.0.0.1:1")
-    result = run_script("build_and_push_ecr.sh", "--dry-run", "--repository-base", BASE, "--region", "eu-west-1",
-                        "--tag", "t1", SERVICES[0], env=env)
+    result = dry_run("--repository-base", BASE, "--region", "eu-west-1", "--tag", "t1", SERVICES[0],
+                     env={"AWS_ENDPOINT_URL": "http://127.0.0.1:1"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("aws --endpoint-url http://127.0.0.1:1 ecr get-login-password")
 
@@ -108,7 +118,7 @@ def test_build_dry_run_passes_the_endpoint_to_the_aws_cli():
     (["--tag", "a b"], "invalid image tag"),
 ])
 def test_build_refuses_bad_input(args, message):
-    result = run_script("build_and_push_ecr.sh", "--dry-run", "--repository-base", BASE, "--region", "eu-west-1", *args)
+    result = dry_run("--repository-base", BASE, "--region", "eu-west-1", *args)
     assert result.returncode != 0
     assert message in result.stderr
 
