@@ -1,0 +1,102 @@
+"""The image tier's session: podman and friends, a moto server, the task definitions from the
+Terraform (applied to that moto server), the images built by scripts/build_images.sh, and every
+service's --small model published to the models bucket the task definitions name."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import pytest
+
+from services.common.registry import load_registry
+from tests.conftest import MotoServer, free_port
+
+from . import fargate
+
+REPOSITORY_BASE = "localhost/mlplat-test"  # the tier's own images; nothing else is touched
+TAG = "tier"
+SERVICES = [e.name for e in load_registry().services]
+
+
+def unavailable(reason: str) -> None:
+    """Fail in CI (.ci/run installs everything), skip elsewhere, naming what is missing."""
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def tier_tools() -> None:
+    from tests.infra.conftest import provider_mirror, terraform_command
+
+    missing = fargate.missing_tools()
+    if missing:
+        unavailable(f"IMAGE TIER: not installed: {' '.join(missing)} (apt-get install {' '.join(missing)})")
+    if provider_mirror() is None or terraform_command() is None:
+        unavailable("IMAGE TIER: no Terraform AWS provider mirror (TF_PLUGIN_DIR or /opt/tf-plugins) or no "
+                    "Terraform CLI: the task definitions are read from the Terraform, applied to moto")
+
+
+@pytest.fixture(scope="session")
+def tier_moto(tier_tools):
+    server = MotoServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def aws_env(endpoint: str):
+    """boto3 in this process pointed at `endpoint` with moto's credentials, for the block only."""
+    keys = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(fargate.MOTO_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="eu-west-1")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def task_definitions(tier_tools, tier_moto, tmp_path_factory) -> dict[str, fargate.TaskDefinition]:
+    """By container name: what `terraform apply` of the root module gives ECS."""
+    return fargate.task_definitions_from_terraform(
+        tier_moto.endpoint, tmp_path_factory.mktemp("terraform"),
+        {"environment": "dev", "region": "eu-west-1", "image_tag": TAG})
+
+
+@pytest.fixture(scope="session")
+def build_log(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("images") / "build.log"
+
+
+@pytest.fixture(scope="session")
+def serving_images(tier_tools, build_log) -> dict[str, str]:
+    built = fargate.build_images(SERVICES, REPOSITORY_BASE, TAG, log=build_log)
+    assert built == [f"{REPOSITORY_BASE}/{s}:{TAG}" for s in SERVICES]
+    return dict(zip(SERVICES, built))
+
+
+@pytest.fixture(scope="session")
+def published(task_definitions, tier_moto, small_models):
+    """publish(service): its --small version in the store its task definition names; the version."""
+    from services.common.store import ModelStore
+
+    done: dict[str, str] = {}
+
+    def publish(service: str) -> str:
+        if service not in done:
+            folder = small_models.folder(service)
+            uri = task_definitions[service].environment["MODEL_STORE_URI"]
+            with aws_env(tier_moto.endpoint):
+                store = ModelStore(uri)
+                store.publish(service, folder)
+                done[service] = store.latest_version(service)
+        return done[service]
+
+    return publish
