@@ -99,10 +99,9 @@ def main(argv: list[str] | None = None) -> dict:
         moto = MotoServer(free_port())
         moto.start()
         try:
-            say("task definitions: terraform apply of the root module's task definitions to moto")
+            say("task definitions: terraform apply of examples/dev's task definitions to moto")
             tds = fargate.task_definitions_from_terraform(moto.endpoint, work / "tf",
-                                                          {"environment": "dev", "region": "eu-west-1",
-                                                           "image_tag": "bench"})
+                                                          {"region": "eu-west-1", "image_tag": "bench"})
             for svc in services:
                 entry = registry.get(svc)
                 _, folder, _ = model_source(svc, work, train=False)

@@ -64,10 +64,10 @@ def aws_env(endpoint: str):
 
 @pytest.fixture(scope="session")
 def task_definitions(tier_tools, tier_moto, tmp_path_factory) -> dict[str, fargate.TaskDefinition]:
-    """By container name: what `terraform apply` of the root module gives ECS."""
+    """By container name: what `terraform apply` of examples/dev gives ECS."""
     return fargate.task_definitions_from_terraform(
         tier_moto.endpoint, tmp_path_factory.mktemp("terraform"),
-        {"environment": "dev", "region": "eu-west-1", "image_tag": TAG})
+        {"region": "eu-west-1", "image_tag": TAG})
 
 
 @pytest.fixture(scope="session")

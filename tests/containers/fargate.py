@@ -1,9 +1,9 @@
 """Run the images here the way ECS Fargate runs the task definitions Terraform writes.
 
-The task settings are read from the Terraform, never restated: the root module is applied to a
-moto server, limited (-target) to its ECS task definitions and what they depend on (the
-addresses are found in the plan, so module layout does not matter), and every task definition's
-container definition and volumes are read back from the state.
+The task settings are read from the Terraform, never restated: the deployable configuration
+terraform/examples/dev is applied to a moto server, limited (-target) to its ECS task definitions
+and what they depend on (the addresses are found in the plan, so module layout does not matter),
+and every task definition's container definition and volumes are read back from the state.
 
 What cannot run here is emulated, each the closest thing podman has:
 - awsvpc networking: the container gets its own network namespace (slirp4netns) with its task
@@ -115,8 +115,12 @@ class TaskDefinition:
         return int(mapping["containerPort"])
 
 
-def task_definitions_from_terraform(endpoint: str, work: Path, variables: dict[str, str]) -> dict[str, TaskDefinition]:
-    """Apply the root module's task definitions to the moto server at `endpoint`; by container name.
+DEPLOYABLE = "examples/dev"  # a configuration that calls the platform module with a provider
+
+
+def task_definitions_from_terraform(endpoint: str, work: Path, variables: dict[str, str],
+                                    configuration: str = DEPLOYABLE) -> dict[str, TaskDefinition]:
+    """Apply `configuration`'s task definitions to the moto server at `endpoint`; by container name.
 
     The addresses of the task definitions come from the plan (so any module layout works), and
     `apply -target` creates them with what they depend on (repositories, buckets, table, roles,
@@ -129,11 +133,11 @@ def task_definitions_from_terraform(endpoint: str, work: Path, variables: dict[s
         raise RuntimeError("no Terraform provider mirror (TF_PLUGIN_DIR or /opt/tf-plugins) or no Terraform CLI")
     copy = work / "repo"
     shutil.copytree(ROOT / "terraform", copy / "terraform",
-                    ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*", "*.tfvars*"))
+                    ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfvars*"))
     (copy / "services").mkdir()
     shutil.copy(ROOT / "services" / "registry.json", copy / "services" / "registry.json")
-    workdir = copy / "terraform"
-    # Merged into the module's own provider block (override file): credentials moto accepts,
+    workdir = copy / "terraform" / configuration
+    # Merged into the configuration's provider block (override file): credentials moto accepts,
     # path-style S3 (the endpoint is an IP address), and no long retries of what moto lacks.
     (workdir / "moto_override.tf").write_text(
         'provider "aws" {\n'
@@ -164,7 +168,7 @@ def task_definitions_from_terraform(endpoint: str, work: Path, variables: dict[s
     plan = json.loads(terraform("show", "-json", "tier.plan"))
     targets = sorted(c["address"] for c in plan["resource_changes"] if c["type"] == "aws_ecs_task_definition")
     if not targets:
-        raise RuntimeError("the plan of the root module has no aws_ecs_task_definition")
+        raise RuntimeError(f"the plan of {configuration} has no aws_ecs_task_definition")
     terraform("apply", "-input=false", "-no-color", "-auto-approve", *var_args, *(f"-target={t}" for t in targets))
     state = json.loads(terraform("show", "-json"))
 
