@@ -43,6 +43,10 @@ RUN pip install --no-cache-dir -r /requirements/serving.txt
 #   python -m services.<SERVICE>.train [--small] publishes to MODEL_STORE_URI.
 FROM serving-deps AS train
 ARG SERVICE
+# lightgbm loads the OpenMP runtime (libgomp.so.1), which the slim base does not have.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgomp1=12.2.0-14+deb12u1 \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=requirements /src/train.txt /requirements/train.txt
 RUN pip install --no-cache-dir -r /requirements/serving.txt -r /requirements/train.txt
 WORKDIR /app

@@ -2,7 +2,7 @@
 says (user, read-only root, volumes, environment, port; see fargate.py for what is emulated),
 with its model fetched from a moto S3 bucket: ready, one real prediction, one refused request,
 SIGTERM within gunicorn's graceful timeout, and not one error or warning in the log. Then what
-each image holds, and the training image trained for real."""
+each image holds, and every training image trained for real (--small)."""
 from __future__ import annotations
 
 import ast
@@ -166,25 +166,32 @@ def test_serving_image_holds_serving_dependencies_only(service, serving_images):
 # --------------------------------------------------------------------------
 # the training image
 # --------------------------------------------------------------------------
-TRAINED = "demand"  # the fastest --small training, and it writes a warehouse under /app/var
+@pytest.fixture(scope="session")
+def training_images(tier_tools, build_log) -> dict[str, str]:
+    built = fargate.build_images(SERVICES, REPOSITORY_BASE, TAG, train=True, log=build_log)
+    trains = [i for i in built if i.endswith("-train")]
+    assert trains == [f"{REPOSITORY_BASE}/{s}:{TAG}-train" for s in SERVICES]
+    return dict(zip(SERVICES, trains))
 
 
-def test_training_image_trains_small_and_publishes_to_s3(task_definitions, tier_moto, build_log, tmp_path):
+@pytest.mark.parametrize("service", SERVICES)
+def test_training_image_trains_small_and_publishes_to_s3(service, training_images, task_definitions, tier_moto,
+                                                         tmp_path):
+    """What scheduled retraining on ECS runs: python -m services.<svc>.train, here --small, with the
+    serving task's user, read-only root and volumes, publishing to its own prefix of the bucket."""
     from services.common.store import ModelStore
 
-    (image,) = [i for i in fargate.build_images([TRAINED], REPOSITORY_BASE, TAG, train=True, log=build_log)
-                if i.endswith("-train")]
-    assert image == f"{REPOSITORY_BASE}/{TRAINED}:{TAG}-train"
-    td = task_definitions[TRAINED]
+    td = task_definitions[service]
     store_uri = td.environment["MODEL_STORE_URI"].rsplit("/", 1)[0] + "/tier-training"
-    task = fargate.Task(image, td, tier_moto.endpoint, detach=False, extra_env={"MODEL_STORE_URI": store_uri},
-                        command=["python", "-m", f"services.{TRAINED}.train", "--small", "--quiet"])
-    out = task.run(timeout=600)
+    task = fargate.Task(training_images[service], td, tier_moto.endpoint, detach=False,
+                        extra_env={"MODEL_STORE_URI": store_uri},
+                        command=["python", "-m", f"services.{service}.train", "--small", "--quiet"])
+    out = task.run(timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     with aws_env(tier_moto.endpoint):
         store = ModelStore(store_uri, tmp_path / "cache")
-        version = store.latest_version(TRAINED)  # LATEST, written last
-        assert f"published {TRAINED} {version}" in out.stdout + out.stderr
-        folder, manifest = store.fetch(TRAINED, version)  # every file there and sha256-verified
-    assert manifest["service"] == TRAINED and manifest["version"] == version
+        version = store.latest_version(service)  # LATEST, written last
+        folder, manifest = store.fetch(service, version)  # every file there and sha256-verified
+    assert f"published {service} {version}" in out.stdout + out.stderr
+    assert manifest["service"] == service and manifest["version"] == version
     assert manifest["files"] and set(manifest["files"]) <= {p.name for p in folder.iterdir()}
