@@ -62,6 +62,11 @@ def registry(tier_tools, tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+        # The images the pushes tagged <host>/...: this registry is gone, and so are they.
+        refs = [r for r in fargate.podman("images", "--format", "{{.Repository}}:{{.Tag}}", check=False).stdout.split()
+                if r.startswith(f"{host}/")]
+        if refs:
+            fargate.podman("rmi", "--force", *refs, check=False)
 
 
 def push(repo: Path, registry: str, *args: str) -> subprocess.CompletedProcess:
