@@ -142,7 +142,7 @@ def task_definitions_from_terraform(endpoint: str, work: Path, variables: dict[s
     (workdir / "moto_override.tf").write_text(
         'provider "aws" {\n'
         '  access_key                  = "testing"\n'
-        '  secret_key                  = "testing"\n'
+        '  secret_key                  = "testing"\n'  # pragma: allowlist secret (moto accepts any key)
         "  s3_use_path_style           = true\n"
         "  skip_credentials_validation = true\n"
         "  skip_metadata_api_check     = true\n"
