@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 from typing import Sequence
 
 from .features import Reading, little_wait
@@ -26,6 +27,10 @@ STATES = ("green", "yellow", "red", "stale", "unknown")
 
 def iso(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+# A gate's newest reading stays the same over many boards: its time is formatted once per worker.
+reading_iso = lru_cache(maxsize=4096)(iso)
 
 
 @dataclass
@@ -58,7 +63,7 @@ def gate_entry(g: GateInput, now_ms: float, stale_seconds: float, green_below: f
             "state": "stale" if stale else state_of(g.wait, green_below, red_above),
             "anomaly": bool(g.anomaly) and not stale,
             "anomalyScore": None if g.anomaly_score is None else round(g.anomaly_score, 4),
-            "last_updated": iso(cur.ts_ms), "age_seconds": round(age, 1), "stale": stale,
+            "last_updated": reading_iso(cur.ts_ms), "age_seconds": round(age, 1), "stale": stale,
             "queueLength": cur.queue, "openLanes": cur.lanes, "perMinuteCount": cur.count,
             "littles_law_wait": round(little_wait(cur.queue, cur.proc, cur.lanes), 2), "redirect": None}
 
