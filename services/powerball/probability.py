@@ -81,15 +81,27 @@ class TicketSampler:
         self.powerball_p = power / power.sum()
         self.white_max = len(white)
         self.powerball_max = len(power)
+        # Computed once, not per ticket request: the Gumbel keys' log weights, and the Powerball's
+        # cumulative distribution exactly as numpy's Generator.choice(p=...) builds it (cumsum, then
+        # divided by its last value), so searchsorted(uniform, side="right") picks what choice picks.
+        self._log_white = np.log(self.white_p)
+        cdf = self.powerball_p.cumsum()
+        cdf /= cdf[-1]
+        self._powerball_cdf = cdf
 
     def sample_arrays(self, count: int, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """(count, 5) sorted white balls and (count,) Powerballs, 1-based."""
+        """(count, 5) sorted white balls and (count,) Powerballs, 1-based.
+
+        The same draws from the same generator as `choice(self.powerball_max, size=count, p=...)` after
+        the Gumbel noise (tests/powerball/test_probability.py checks it), with fewer numpy calls: on the
+        request path each numpy call costs several microseconds with cold caches.
+        """
         rng = np.random.default_rng(seed)
-        keys = np.log(self.white_p)[None, :] + rng.gumbel(size=(count, self.white_max))
+        keys = self._log_white + rng.gumbel(size=(count, self.white_max))
         white = np.sort(np.argpartition(-keys, WHITE_COUNT - 1, axis=1)[:, :WHITE_COUNT], axis=1) + 1
-        power = rng.choice(self.powerball_max, size=count, p=self.powerball_p) + 1
+        power = self._powerball_cdf.searchsorted(rng.random(count), side="right") + 1
         return white, power
 
     def sample(self, count: int, seed: int | None) -> list[dict]:
         white, power = self.sample_arrays(count, seed)
-        return [{"white_balls": [int(n) for n in w], "powerball": int(p)} for w, p in zip(white, power)]
+        return [{"white_balls": w, "powerball": p} for w, p in zip(white.tolist(), power.tolist())]

@@ -87,3 +87,22 @@ def test_probabilities_drive_the_sampling():
 def test_sampler_refuses_bad_probabilities(white, power):
     with pytest.raises(ValueError):
         TicketSampler(white, power)
+
+
+def _reference_tickets(sampler: TicketSampler, count: int, seed: int) -> list[dict]:
+    """The sampler as first written (the slow path): one numpy call per step, choice(p=...) for the Powerball."""
+    rng = np.random.default_rng(seed)
+    keys = np.log(sampler.white_p)[None, :] + rng.gumbel(size=(count, sampler.white_max))
+    white = np.sort(np.argpartition(-keys, 4, axis=1)[:, :5], axis=1) + 1
+    power = rng.choice(sampler.powerball_max, size=count, p=sampler.powerball_p) + 1
+    return [{"white_balls": [int(n) for n in w], "powerball": int(p)} for w, p in zip(white, power)]
+
+
+def test_sampler_gives_exactly_the_tickets_of_the_reference_draws():
+    """Precomputed log weights and Powerball CDF change no ticket: same seed, same tickets, ball for ball."""
+    rng = np.random.default_rng(7)
+    for trial in range(20):
+        sampler = TicketSampler(rng.uniform(0.01, 1.0, 69), rng.uniform(0.0, 1.0, 26) * (rng.random(26) > 0.1))
+        for seed in rng.integers(0, 2**32 - 1, size=150):
+            count = int(rng.integers(1, 11))
+            assert sampler.sample(count, int(seed)) == _reference_tickets(sampler, count, int(seed)), (trial, seed)
