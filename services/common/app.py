@@ -110,6 +110,7 @@ def create_service_app(
     app.extensions["settings"] = settings
     app.extensions["model_store"] = store
     app.extensions["model_holder"] = holder
+    app.extensions["api"] = api
     app.extensions["api_operations"] = api.operations
     app.extensions.update(extensions or {})
 
