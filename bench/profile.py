@@ -1,13 +1,23 @@
 """Where a request's time goes, in-process (no HTTP server, no load tool): the app is called as WSGI.
 
-    python -m bench.profile sales [--store var/models] [--n 2000] [--top 12]
+    python -m bench.profile sales [--store var/models] [--n 3300] [--rounds 11] [--top 12]
 
-Prints the microseconds per request of a bare Flask app answering the same body (POST: `get_json`
-then `jsonify`; GET: `jsonify` of the query), of the no-op (/health) and of each endpoint in
-bench/targets.py, measured in alternating rounds so all see the same background load, with each
-endpoint's ratio to the bare Flask request of its method; then a cProfile of the main endpoint
-sorted by own time. Logging runs as in production (INFO, one JSON line per request), written to
-/dev/null. The harness embeds this for every service.
+Prints the CPU microseconds per request of a bare Flask app answering the same body (POST: `get_json`
+then `jsonify`; GET: `jsonify` of the query), of the kernel alone on the main endpoint's schema, of the
+no-op (/health) and of each endpoint in bench/targets.py, measured in alternating rounds so all see the
+same background load, with each endpoint's ratio to the bare Flask request of its method (the median of
+the rounds' ratios, and their spread); then a cProfile of the main endpoint sorted by own time. Logging
+runs as in production (INFO, one JSON line per request), written to /dev/null.
+
+The clock is the calling thread's CPU time (`time.thread_time`), not the wall clock: on a shared machine
+the wall clock also counts the time other processes held the core, which swung ratios by 2x between
+runs; CPU time still varies with cache and core contention, which the interleaved rounds share out.
+
+Monitoring: a service's observer runs on the request path (an append to an in-memory queue; its cost
+is in every endpoint's number, and measured apart as the main endpoint with the observer removed); the
+bucketing of what was queued runs later in the worker's monitoring thread. Here that thread is held back
+(MONITORING_FLUSH_SECONDS) and the queue is drained after each round on this thread, timed: the deferred
+CPU per request, reported beside the request path. The harness embeds this for every service.
 """
 from __future__ import annotations
 
@@ -18,7 +28,9 @@ import json
 import pstats
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from .servers import ROOT
@@ -79,11 +91,26 @@ def kernel_probe(app, prefix: str, ep):
     return create_service_app(probe, lambda d, m: None, settings, start_model_refresh=False)
 
 
+@dataclass
+class Run:
+    target: Any          # a WSGI app
+    method: str
+    path: str
+    data: bytes = b""
+    observer_off: bool = False   # the main endpoint with its monitoring observer removed
+
+
+def spread(values: list[float]) -> list[float]:
+    """[lowest, highest] of the rounds' values: how far one round may be from another."""
+    return [round(min(values), 2), round(max(values), 2)]
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("service")
     parser.add_argument("--store", type=Path, default=ROOT / "var" / "models")
-    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--n", type=int, default=3300, help="calls per run in total, split over the rounds")
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -92,7 +119,10 @@ def main(argv: list[str] | None = None) -> dict:
     import os
     import tempfile
 
-    os.environ.setdefault("FLOW_SQLITE_PATH", str(Path(tempfile.mkdtemp(prefix="bench-profile-")) / "state.sqlite3"))
+    scratch = Path(tempfile.mkdtemp(prefix="bench-profile-"))
+    os.environ.setdefault("FLOW_SQLITE_PATH", str(scratch / "state.sqlite3"))
+    os.environ["MONITORING_SQLITE_DIR"] = str(scratch / "monitoring")
+    os.environ["MONITORING_FLUSH_SECONDS"] = "3600"  # the queue is drained here, timed, after each round
     import logging
 
     from services.common.config import load_settings
@@ -102,16 +132,14 @@ def main(argv: list[str] | None = None) -> dict:
     api = importlib.import_module(f"services.{args.service}.api")
     app = api.create_app(load_settings(model_store_uri=args.store.resolve().as_uri(), model_refresh_seconds=0,
                                        model_start_wait_seconds=120, log_level="INFO", validate_responses=False))
+    if app.extensions["model_holder"].wait_first_load(120) is None:
+        raise SystemExit(f"{args.service}: no model loaded from {args.store}")
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     for handler in logging.getLogger().handlers:  # the production JSON handler, writing nowhere
         handler.setStream(devnull)
     bare = bare_flask()
-
-    def call(method: str, path: str, data: bytes = b"") -> int:
-        status = []
-        body = app(_environ(method, path, data), lambda s, h, e=None: status.append(s))
-        b"".join(body)
-        return int(status[0].split()[0])
+    monitor = app.extensions.get("monitor")
+    observers = app.extensions["api"].observers  # view name -> monitoring hook
 
     def call_on(target, method: str, path: str, data: bytes = b"") -> int:
         status = []
@@ -119,20 +147,46 @@ def main(argv: list[str] | None = None) -> dict:
         b"".join(body)
         return int(status[0].split()[0])
 
-    def interleaved(runs: dict[str, tuple], rounds: int = 7) -> dict[str, float]:
-        """Median us/request of each run over `rounds` alternating rounds of n/rounds calls."""
-        per_round = max(50, args.n // rounds)
-        for target, method, path, data in runs.values():
-            for _ in range(100):
-                call_on(target, method, path, data)
+    def call(method: str, path: str, data: bytes = b"") -> int:
+        return call_on(app, method, path, data)
+
+    def drain() -> float:
+        """CPU seconds to bucket what the monitoring queue holds (the worker thread's work, done here)."""
+        if monitor is None:
+            return 0.0
+        started = time.thread_time()
+        with monitor._lock:
+            monitor._drain()
+        return time.thread_time() - started
+
+    def timed(run: Run, calls: int) -> tuple[float, float]:
+        """(request-path CPU us per call, deferred monitoring CPU us per call) for `calls` calls of `run`."""
+        saved = dict(observers)
+        if run.observer_off:
+            observers.clear()
+        try:
+            drain()
+            started = time.thread_time()
+            for _ in range(calls):
+                call_on(run.target, run.method, run.path, run.data)
+            spent = time.thread_time() - started
+        finally:
+            observers.update(saved)
+        return spent / calls * 1e6, drain() / calls * 1e6
+
+    def interleaved(runs: dict[str, Run]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+        """Per run, the CPU us/request of each of `rounds` alternating rounds, and the deferred part."""
+        per_round = max(50, args.n // args.rounds)
+        for run in runs.values():
+            timed(run, 100)  # warm-up
         samples: dict[str, list[float]] = {k: [] for k in runs}
-        for _ in range(rounds):
-            for key, (target, method, path, data) in runs.items():
-                started = time.perf_counter()
-                for _ in range(per_round):
-                    call_on(target, method, path, data)
-                samples[key].append((time.perf_counter() - started) / per_round * 1e6)
-        return {k: statistics.median(v) for k, v in samples.items()}
+        deferred: dict[str, list[float]] = {k: [] for k in runs}
+        for _ in range(args.rounds):
+            for key, run in runs.items():
+                us, later = timed(run, per_round)
+                samples[key].append(us)
+                deferred[key].append(later)
+        return samples, deferred
 
     prefix = f"/api/{args.service}"
     client = app.test_client()
@@ -165,7 +219,7 @@ def main(argv: list[str] | None = None) -> dict:
     finally:
         urllib.request.urlopen = saved
 
-    runs: dict[str, tuple] = {"bare GET": (bare, "GET", "/bare", b""), "no-op": (app, "GET", f"{prefix}/health", b"")}
+    runs: dict[str, Run] = {"bare GET": Run(bare, "GET", "/bare"), "no-op": Run(app, "GET", f"{prefix}/health")}
     bare_of: dict[str, str] = {}
     for ep in endpoints:
         data = json.dumps(ep.body).encode() if ep.body is not None else b""
@@ -174,34 +228,52 @@ def main(argv: list[str] | None = None) -> dict:
             raise SystemExit(f"{ep.label}: HTTP {status}")
         if ep.method == "POST":  # the bare Flask POST of the same body
             bare_of[ep.label] = f"bare POST ({ep.label})"
-            runs[bare_of[ep.label]] = (bare, "POST", "/bare", data)
+            runs[bare_of[ep.label]] = Run(bare, "POST", "/bare", data)
         else:
             bare_of[ep.label] = "bare GET"
-        runs[ep.label] = (app, ep.method, prefix + ep.path, data)
+        runs[ep.label] = Run(app, ep.method, prefix + ep.path, data)
     main_ep = next((ep for ep in endpoints if ep.main), None)
+    main_data = json.dumps(main_ep.body).encode() if main_ep is not None and main_ep.body is not None else b""
     kernel_app = kernel_probe(app, prefix, main_ep) if main_ep is not None else None
     if kernel_app is not None:  # the kernel alone: the main endpoint's own body schema, no model
-        runs["kernel only"] = (kernel_app, main_ep.method, "/api/probe/echo" + (
-            "?" + urlsplit(main_ep.path).query if urlsplit(main_ep.path).query else ""),
-            json.dumps(main_ep.body).encode() if main_ep.body is not None else b"")
-    us = interleaved(runs)
-    out = {"service": args.service, "noop_us": round(us["no-op"], 1), "bare_get_us": round(us["bare GET"], 1),
-           "endpoints": {ep.label: round(us[ep.label], 1) for ep in endpoints},
-           "bare_us": {ep.label: round(us[bare_of[ep.label]], 1) for ep in endpoints},
-           "x_bare": {ep.label: round(us[ep.label] / us[bare_of[ep.label]], 2) for ep in endpoints},
-           "noop_x_bare_get": round(us["no-op"] / us["bare GET"], 2),
-           "main": next((ep.label for ep in endpoints if ep.main), None),
+        query = urlsplit(main_ep.path).query
+        runs["kernel only"] = Run(kernel_app, main_ep.method, "/api/probe/echo" + (f"?{query}" if query else ""),
+                                  main_data)
+    if main_ep is not None and monitor is not None and observers:
+        runs["main, no observer"] = Run(app, main_ep.method, prefix + main_ep.path, main_data, observer_off=True)
+    samples, deferred = interleaved(runs)
+    us = {k: statistics.median(v) for k, v in samples.items()}
+
+    def x_rounds(key: str, yardstick: str) -> list[float]:
+        return [a / b for a, b in zip(samples[key], samples[yardstick])]
+
+    labels = [ep.label for ep in endpoints]
+    out = {"service": args.service, "clock": "thread CPU time", "rounds": args.rounds,
+           "calls_per_round": max(50, args.n // args.rounds),
+           "noop_us": round(us["no-op"], 1), "bare_get_us": round(us["bare GET"], 1),
+           "endpoints": {k: round(us[k], 1) for k in labels},
+           "endpoints_spread_us": {k: spread(samples[k]) for k in labels},
+           "bare_us": {k: round(us[bare_of[k]], 1) for k in labels},
+           "x_bare": {k: round(statistics.median(x_rounds(k, bare_of[k])), 2) for k in labels},
+           "x_bare_spread": {k: spread(x_rounds(k, bare_of[k])) for k in labels},
+           "deferred_monitoring_us": {k: round(statistics.median(deferred[k]), 1) for k in labels},
+           "noop_x_bare_get": round(statistics.median(x_rounds("no-op", "bare GET")), 2),
+           "main": main_ep.label if main_ep is not None else None,
            "kernel_only_us": round(us["kernel only"], 1) if "kernel only" in us else None,
-           "kernel_only_x_bare": (round(us["kernel only"] / us[bare_of[main_ep.label]], 2)
+           "kernel_only_x_bare": (round(statistics.median(x_rounds("kernel only", bare_of[main_ep.label])), 2)
                                   if "kernel only" in us else None),
            "load_average": [round(x, 2) for x in os.getloadavg()]}
+    if "main, no observer" in us:
+        out["observer_us"] = round(statistics.median(
+            [a - b for a, b in zip(samples[main_ep.label], samples["main, no observer"])]), 1)
+        out["no_observer_us"] = round(us["main, no observer"], 1)
     if main_ep is not None:
-        data = json.dumps(main_ep.body).encode() if main_ep.body is not None else b""
         prof = cProfile.Profile()
         prof.enable()
         for _ in range(args.n):
-            call(main_ep.method, prefix + main_ep.path, data)
+            call(main_ep.method, prefix + main_ep.path, main_data)
         prof.disable()
+        drain()
         text = io.StringIO()
         stats = pstats.Stats(prof, stream=text)
         stats.sort_stats("tottime").print_stats(args.top)
@@ -214,10 +286,14 @@ def main(argv: list[str] | None = None) -> dict:
     if args.json:
         print(json.dumps(out))
     else:
-        print(f"{args.service}: kernel only {out['kernel_only_us']} us ({out['kernel_only_x_bare']}x bare); "
-              f"no-op {out['noop_us']} us/request ({out['noop_x_bare_get']}x bare GET); " +
-              "; ".join(f"{k} {v} us ({out['x_bare'][k]}x bare {out['bare_us'][k]} us)"
-                        for k, v in out["endpoints"].items()) + f"; load average {out['load_average']}")
+        print(f"{args.service}: CPU us per request, medians of {args.rounds} rounds; kernel only "
+              f"{out['kernel_only_us']} us ({out['kernel_only_x_bare']}x bare); no-op {out['noop_us']} us "
+              f"({out['noop_x_bare_get']}x bare GET); " +
+              "; ".join(f"{k} {v} us ({out['x_bare'][k]}x bare {out['bare_us'][k]} us, rounds "
+                        f"{out['x_bare_spread'][k][0]}-{out['x_bare_spread'][k][1]}x; deferred monitoring "
+                        f"{out['deferred_monitoring_us'][k]} us)" for k, v in out["endpoints"].items())
+              + (f"; monitoring observer on the request path {out['observer_us']} us" if "observer_us" in out else "")
+              + f"; load average {out['load_average']}")
         print("\n".join(out.get("profile", [])))
     return out
 

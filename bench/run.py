@@ -242,7 +242,7 @@ def import_probe(service: str, store_uri: str, work: Path) -> dict:
 
 def request_profile(service: str, store: Path) -> dict:
     """bench.profile in its own process: in-process us/request and a cProfile of the main endpoint."""
-    out = subprocess.run([sys.executable, "-m", "bench.profile", service, "--json", "--n", "2100", "--top", "14",
+    out = subprocess.run([sys.executable, "-m", "bench.profile", service, "--json", "--top", "14",
                           "--store", str(store)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
         return {"error": (out.stderr.strip().splitlines() or ["failed"])[-1]}
