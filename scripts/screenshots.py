@@ -6,7 +6,9 @@
    as `make run` does: full training, not the tests' small models;
 2. serves the gateway (API + UI) on a free port of 127.0.0.1, with flow's gate state and the
    monitoring counts in a temporary folder (nothing of var/ but the model store is read or written);
-3. replays a simulated match day into flow (services.flow.simulate, stamped relative to now);
+3. replays a simulated match day into flow (services.flow.simulate, stamped relative to now) and, as
+   `make demo-monitoring` does, the data sets' latest weeks as requests and actuals, so the monitoring
+   panels have figures (in-sample ones: those rows were trained on, and the panels say so);
 4. drives Debian's headless Chromium (/usr/bin/chromium or $CHROMIUM_PATH) through each view with
    Playwright and writes one full-page PNG per scene. The focused field is blurred first, so a picture
    shows no focus ring the keyboard did not put there.
@@ -37,6 +39,7 @@ def serve(tmp: Path):
     """The gateway on a free port under werkzeug in a thread; returns (url, server)."""
     os.environ["FLOW_SQLITE_PATH"] = str(tmp / "flow-state.sqlite3")
     os.environ["MONITORING_SQLITE_DIR"] = str(tmp / "monitoring")
+    os.environ["MONITORING_FLUSH_SECONDS"] = "1"      # the panels show the replayed counts at once
     from werkzeug.serving import make_server
 
     from services.common.config import load_settings
@@ -199,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(url, built_services())
             if "flow" in scenes:
                 feed_flow(url)
+            from services.common import replay
+
+            replay.main(["--url", url])
+            time.sleep(2.5)                                  # one flush of every worker's counts
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
                 for name in scenes:
