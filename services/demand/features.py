@@ -16,6 +16,7 @@ path needs no pandas.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -97,6 +98,27 @@ def feature_matrix(*, pair_level, pair_base, product_level, product_base, store_
                display, feature, tpr, week_sin, week_cos]
     arrays = np.broadcast_arrays(*[np.asarray(c, dtype=np.float64) for c in columns])
     return np.ascontiguousarray(np.stack(arrays, axis=-1).reshape(-1, N_FEATURES), dtype=np.float32)
+
+
+def feature_row(*, pair_level: float, pair_base: float, product_level: float, product_base: float,
+                store_effect: float, price: float, base_price: float, usual_price: float, display: int, feature: int,
+                tpr: int, iso_week: int) -> np.ndarray:
+    """One row of feature_matrix, (1, N_FEATURES) float32, with the same values (tests/demand/test_features.py
+    checks them bit for bit): the arithmetic in Python floats (the same IEEE operations), the logs through
+    numpy (whose log differs from math.log in the last bit now and then), the season from a table of
+    `season` over every ISO week. A prediction is one row, and feature_matrix's broadcasting costs more
+    than the model there."""
+    logs = np.log(np.array((price, base_price / usual_price)))
+    week_sin, week_cos = _season_table()
+    return np.array([[pair_level, pair_base, product_level, product_base, store_effect, logs[0],
+                      1.0 - price / base_price, price / usual_price, logs[1], display, feature, tpr,
+                      week_sin[iso_week], week_cos[iso_week]]], dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
+def _season_table() -> tuple[list[float], list[float]]:
+    week_sin, week_cos = season(np.arange(54))  # ISO weeks 1..53 (0 unused)
+    return week_sin.tolist(), week_cos.tolist()
 
 
 def promo_log1p(lift: dict[str, float], pair_base, cells) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
-from .features import FEATURE_NAMES, cell, feature_matrix, levels, pair_key, promo_log1p, week_ending
+from .features import FEATURE_NAMES, cell, feature_matrix, feature_row, levels, pair_key, promo_log1p, week_ending
 
 CATALOG_HINT = "see GET /api/demand/catalog for the accepted ids"
 TPR_EPSILON = 0.005  # in the data, TPR_ONLY = 1 exactly when price < base_price - 0.005 and no display/feature
@@ -64,6 +64,8 @@ class DemandModel:
         self.weight = float(art.get("blend_weight", 0.0))
         self.means: dict[str, float] = art.get("means", {})
         self.global_mean = float(art.get("global_mean", 0.0))
+        # promo_log1p's lift per promotion cell, as an array once per load rather than per request
+        self._lift_table = np.array([self.lift.get(str(c), self.lift.get(str(c & ~1), 0.0)) for c in range(8)])
         # history.json (actual weeks and the test window's held-out predictions); older artifacts have none
         history = directory / "history.json"
         self.history_table: dict[str, Any] | None = json.loads(history.read_text()) if history.exists() else None
@@ -101,7 +103,8 @@ class DemandModel:
             value = self.means.get(pair_key(store_id, product_id), self.global_mean)
             return np.full(x.shape[0], float(value))
         if self.kind != "booster":
-            promo = promo_log1p(self.lift, levels(self.encodings, store_id, product_id)["pair_base"], cells)
+            pair_base = levels(self.encodings, store_id, product_id)["pair_base"]
+            promo = pair_base + self._lift_table[cells]  # promo_log1p(self.lift, pair_base, cells)
             if self.kind == "promo_adjusted_mean":
                 return np.maximum(np.expm1(promo), 0.0)
         booster = self.onnx.run(x).astype(np.float64).ravel()
@@ -132,14 +135,33 @@ class DemandModel:
         return self.units_batch(store_id, product_id, week, prices, base_price, np.full(prices.shape, promo.display),
                                 np.full(prices.shape, promo.feature), tpr)
 
+    def units_one(self, store_id: str, product_id: str, week: date, price: float, base_price: float,
+                  display: int, feature: int, tpr: int) -> float:
+        """units_batch() of one price: the same number (tests/demand/test_features.py), from one feature row
+        (features.feature_row) and scalar arithmetic, without the batch path's arrays for a single row."""
+        if self.kind == "store_product_mean":
+            return float(self.means.get(pair_key(store_id, product_id), self.global_mean))
+        level = levels(self.encodings, store_id, product_id)
+        promo = level["pair_base"] + self._lift_table[display * 4 + feature * 2 + tpr]  # its cell (features.cell)
+        if self.kind == "promo_adjusted_mean":
+            return float(max(np.expm1(promo), 0.0))
+        x = feature_row(**level, price=price, base_price=base_price, usual_price=self.usual_price(product_id),
+                        display=display, feature=feature, tpr=tpr, iso_week=week.isocalendar()[1])
+        booster = np.float64(self.onnx.run(x).ravel()[0])
+        if self.kind == "booster":
+            return float(booster)
+        return float(max(np.expm1((1 - self.weight) * np.log1p(booster) + self.weight * promo), 0.0))
+
     def warnings(self, store_id: str, product_id: str, prices: np.ndarray) -> list[str]:
         """What the answer cannot vouch for: prices outside those seen, a pair never seen."""
         low, high = self.seen_prices(product_id)
-        prices = np.asarray(prices, dtype=float)
+        if isinstance(prices, np.ndarray):
+            outside, total = prices[(prices < low) | (prices > high)].tolist(), prices.size
+        else:  # a few prices (a prediction's one): no array needed
+            outside, total = [p for p in prices if p < low or p > high], len(prices)
         out = []
-        outside = prices[(prices < low) | (prices > high)]
-        if outside.size:
-            what = f"{outside.size} of {prices.size} prices are" if prices.size > 1 else f"the price {outside[0]:g} is"
+        if outside:
+            what = f"{len(outside)} of {total} prices are" if total > 1 else f"the price {outside[0]:g} is"
             out.append(f"{what} outside the shelf prices seen for product {product_id} in the training data "
                        f"({low:g}..{high:g}): the model extrapolates there"
                        + (" (a booster holds its last learned response flat beyond the data)"
@@ -156,14 +178,14 @@ class DemandModel:
         week = week_ending(day)
         base, source = (base_price, "request") if base_price is not None else (self.usual_price(product_id),
                                                                                "usual price")
-        tpr = int(derived_tpr(np.array([price]), base, promo.display, promo.feature)[0]) if promo.tpr is None \
+        # derived_tpr of one price
+        tpr = int(price < base - TPR_EPSILON and promo.display == 0 and promo.feature == 0) if promo.tpr is None \
             else promo.tpr
-        units = self.units(store_id, product_id, week, np.array([price]), base,
-                           Promotion(promo.display, promo.feature, tpr))
-        return {"prediction": float(units[0]), "model": self.name, "week_ending": week.isoformat(),
+        units = self.units_one(store_id, product_id, week, price, base, promo.display, promo.feature, tpr)
+        return {"prediction": units, "model": self.name, "week_ending": week.isoformat(),
                 "store_id": store_id, "product_id": product_id, "price": price, "base_price": base,
                 "base_price_source": source, "display": promo.display, "feature": promo.feature, "tpr": tpr,
-                "warnings": self.warnings(store_id, product_id, np.array([price]))}
+                "warnings": self.warnings(store_id, product_id, [price])}
 
     def price_curve(self, store_id: str, product_id: str, day: date, base_price: float | None,
                     price_min: float | None, price_max: float | None, steps: int) -> dict[str, Any]:
