@@ -102,17 +102,16 @@ def feature_matrix(*, pair_level, pair_base, product_level, product_base, store_
 
 def feature_row(*, pair_level: float, pair_base: float, product_level: float, product_base: float,
                 store_effect: float, price: float, base_price: float, usual_price: float, display: int, feature: int,
-                tpr: int, iso_week: int) -> np.ndarray:
-    """One row of feature_matrix, (1, N_FEATURES) float32, with the same values (tests/demand/test_features.py
-    checks them bit for bit): the arithmetic in Python floats (the same IEEE operations), the logs through
+                tpr: int, iso_week: int) -> list[float]:
+    """One row of feature_matrix as its float64 values (as float32, the same row: tests/demand/test_features.py
+    checks it bit for bit): the arithmetic in Python floats (the same IEEE operations), the logs through
     numpy (whose log differs from math.log in the last bit now and then), the season from a table of
     `season` over every ISO week. A prediction is one row, and feature_matrix's broadcasting costs more
     than the model there."""
-    logs = np.log(np.array((price, base_price / usual_price)))
+    logs = np.log(np.array((price, base_price / usual_price))).tolist()
     week_sin, week_cos = _season_table()
-    return np.array([[pair_level, pair_base, product_level, product_base, store_effect, logs[0],
-                      1.0 - price / base_price, price / usual_price, logs[1], display, feature, tpr,
-                      week_sin[iso_week], week_cos[iso_week]]], dtype=np.float32)
+    return [pair_level, pair_base, product_level, product_base, store_effect, logs[0], 1.0 - price / base_price,
+            price / usual_price, logs[1], display, feature, tpr, week_sin[iso_week], week_cos[iso_week]]
 
 
 @lru_cache(maxsize=1)

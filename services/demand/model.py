@@ -145,9 +145,9 @@ class DemandModel:
         promo = level["pair_base"] + self._lift_table[display * 4 + feature * 2 + tpr]  # its cell (features.cell)
         if self.kind == "promo_adjusted_mean":
             return float(max(np.expm1(promo), 0.0))
-        x = feature_row(**level, price=price, base_price=base_price, usual_price=self.usual_price(product_id),
-                        display=display, feature=feature, tpr=tpr, iso_week=week.isocalendar()[1])
-        booster = np.float64(self.onnx.run(x).ravel()[0])
+        row = feature_row(**level, price=price, base_price=base_price, usual_price=self.usual_price(product_id),
+                          display=display, feature=feature, tpr=tpr, iso_week=week.isocalendar()[1])
+        booster = np.float64(self.onnx.run_row(row)[0])
         if self.kind == "booster":
             return float(booster)
         return float(max(np.expm1((1 - self.weight) * np.log1p(booster) + self.weight * promo), 0.0))

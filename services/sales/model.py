@@ -20,7 +20,7 @@ from services.common.onnx import OnnxModel
 
 from . import arima
 from .calendar import is_holiday_week
-from .features import BANDS, HORIZON, LAGS, band_of, feature_matrix, feature_row, forecast_features
+from .features import BANDS, HORIZON, LAGS, band_of, feature_row, forecast_features
 from .forecasters import CALENDAR_INPUTS, GBM_INPUTS, baseline_forecast, gbm_forecast, linear_forecast
 
 MAX_WEEKS_AHEAD = arima.SEASON     # /predict: lags past the history come from the ARIMA forecast
@@ -138,11 +138,10 @@ class SalesModel:
         for lag in LAGS:
             lags[lag], source = self._sales_at(store, week - timedelta(weeks=lag))
             sources.add(source)
-        rows = feature_matrix([feature_row(store_mean=store.store_mean, week=week, holiday=holiday,
-                                           temperature=temperature, fuel_price=fuel_price, cpi=cpi,
-                                           unemployment=unemployment, lags=lags)])
-        rf = float(self.random_forest.run(rows).ravel()[0])
-        xgb = float(self.xgboost.run(rows).ravel()[0])
+        row = feature_row(store_mean=store.store_mean, week=week, holiday=holiday, temperature=temperature,
+                          fuel_price=fuel_price, cpi=cpi, unemployment=unemployment, lags=lags)
+        rf = self.random_forest.run_row(row)[0]   # the row as float32, as feature_matrix makes it
+        xgb = self.xgboost.run_row(row)[0]
         return {"prediction": (rf + xgb) / 2, "components": {"random_forest": rf, "xgboost": xgb},
                 "week_ending": week.isoformat(),
                 "lags_from": "forecast" if "forecast" in sources else "history"}

