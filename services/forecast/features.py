@@ -17,6 +17,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, Sequence
 
 # Tournament stages in the order of importance (knockout rounds above the groups).
@@ -52,6 +53,7 @@ TIME_WORDS: dict[str, float] = {"afternoon": 15.0, "evening": 18.0, "night": 21.
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
+@lru_cache(maxsize=4096)  # clients send the same few names again and again (~3 us each time otherwise)
 def normalize(text: str) -> str:
     """Case, accents and punctuation folded away: 'Stade Vélodrome' -> 'stade velodrome'."""
     folded = unicodedata.normalize("NFKD", text)

@@ -12,7 +12,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from rapidfuzz import fuzz, process
 
 from services.common.errors import InputError
@@ -47,6 +46,11 @@ class ForecastModel:
         self.interval_level = float(tables["interval_level"])
         self.stage_fill = tables["state"]["stage_fill"]
         self.tournaments: dict[str, dict[str, Any]] = tables["state"]["tournaments"]
+        # What a request reads of its tournament, built once per load: its results so far as Played, its
+        # first and last match days, its hosts (building the Played list was most of a request's work).
+        self._tournament = {name: (tuple(Played(**p) for p in state["played"]), date.fromisoformat(state["start"]),
+                                   date.fromisoformat(state["last_day"]), tuple(state["hosts"]))
+                            for name, state in self.tournaments.items()}
         self.stadiums: dict[str, dict[str, Any]] = tables["stadiums"]
         self.stadium_aliases: dict[str, str] = tables["stadium_aliases"]
         self.city_stadiums: dict[str, str] = tables["city_stadiums"]
@@ -116,11 +120,11 @@ class ForecastModel:
 
     # -- prediction ------------------------------------------------------------------------------
     def features(self, *, tournament: str, stadium: str, team_a: str, team_b: str, stage: str, hour: float,
-                 day: date | None) -> tuple[np.ndarray, dict[str, float], dict[str, Any]]:
+                 day: date | None) -> tuple[list[float], dict[str, float], dict[str, Any]]:
+        """The match's features: in FEATURE_NAMES order, by name, and what the answer needs of its tournament."""
         state = self.tournaments[tournament]
         entry = self.stadiums[stadium]
-        start = date.fromisoformat(state["start"])
-        last = date.fromisoformat(state["last_day"])
+        played, start, last, hosts = self._tournament[tournament]
         day = day or last + timedelta(days=1)
         if not last < day <= last + timedelta(days=MAX_DAYS_AHEAD):
             raise UnknownInput("date", f"must be after {last.isoformat()}, the last matchday of {tournament} in the "
@@ -129,11 +133,9 @@ class ForecastModel:
         known = Known(stage_fill=self.stage_fill, competition_fill=state["competition_fill"],
                       team_points=state["team_points"])
         match = Match(competition=state["competition"], stadium=stadium, capacity=float(entry["capacity"]),
-                      team_a=team_a, team_b=team_b, stage=stage, hour=hour, day=day, start=start,
-                      hosts=tuple(state["hosts"]))
-        played = [Played(**p) for p in state["played"]]
+                      team_a=team_a, team_b=team_b, stage=stage, hour=hour, day=day, start=start, hosts=hosts)
         named = match_features(match, played, known)
-        return np.asarray([feature_vector(named)], dtype=np.float32), named, {"day": day, "state": state}
+        return feature_vector(named), named, {"day": day, "state": state}
 
     def predict(self, *, team_a: str, team_b: str, stadium: str, hour: float, stage: str,
                 day: date | None) -> dict[str, Any]:
@@ -154,7 +156,7 @@ class ForecastModel:
         competition = info["state"]["competition"]
         served = self.served[competition]
         if served["kind"] == "onnx":
-            raw = float(self.onnx[competition].run(x[:, self.inputs[competition]]).ravel()[0])
+            raw = self.onnx[competition].run_row([x[i] for i in self.inputs[competition]])[0]
             fill = served_fill(raw, named[served["blend_column"]], stage_name, served["blend"], served["uplift"])
         else:
             fill = named[served["column"]]
