@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -33,9 +34,15 @@ def call(url: str, body: dict | None = None) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def replay(base: str, service: str, weeks: int, workers: int = 4) -> dict:
+def requests_seen(prefix: str) -> int:
+    status, body = call(f"{prefix}/monitoring")
+    return body["versions"][0]["requests"] if status == 200 and body.get("versions") else 0
+
+
+def replay(base: str, service: str, weeks: int, workers: int = 4, settle_seconds: float = 30.0) -> dict:
     rows = list(importlib.import_module(f"services.{service}.replay").rows(weeks))
     prefix = f"{base}/api/{service}"
+    before = requests_seen(prefix)
 
     def one(row):
         request, actual = row
@@ -44,6 +51,11 @@ def replay(base: str, service: str, weeks: int, workers: int = 4) -> dict:
 
     with ThreadPoolExecutor(workers) as pool:
         codes = Counter(c for result in pool.map(one, rows) for c in result)
+    # Every worker adds its counts to the store every MONITORING_FLUSH_SECONDS: wait for all of them.
+    expected = before + sum(1 for request, _ in rows if request is not None)
+    deadline = time.monotonic() + settle_seconds
+    while requests_seen(prefix) < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
     status, body = call(f"{prefix}/monitoring")
     return {"rows": len(rows), "statuses": dict(sorted(codes.items())), "monitoring": status,
             "verdict": body["versions"][0]["verdict"] if status == 200 else body.get("error", {}).get("message")}

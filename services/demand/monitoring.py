@@ -80,7 +80,7 @@ def monitoring() -> Monitoring:
     return Monitoring(
         features=FEATURES, observe={"predict": _predict_row, "price_curve": _curve_row},
         actual=DemandActual, score=score, metric="MAE",
-        key=lambda a: {"week_ending": week_ending(a.date).isoformat(), "store_id": a.store_id,
+        key=lambda a: {"date": week_ending(a.date).isoformat(), "store_id": a.store_id,
                        "product_id": a.product_id},
-        actuals_note="an actual is a store x product x week as /predict takes it plus the units sold; key (week, "
-                     "store_id, product_id); scored for the served model beside the manifest's baseline")
+        actuals_note="an actual is a store x product x week as /predict takes it plus the units sold; key (date as the "
+                     "Wednesday ending its week, store_id, product_id); scored for the served model beside the manifest's baseline")

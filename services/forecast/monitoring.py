@@ -67,7 +67,7 @@ def score(actual: MatchActual, loaded):
 
 def _key(actual: MatchActual) -> dict[str, str]:
     a, b = sorted((normalize(actual.team_a), normalize(actual.team_b)))
-    return {"date": actual.date.isoformat(), "stadium": normalize(actual.stadium), "teams": f"{a} v {b}"}
+    return {"date": actual.date.isoformat(), "stadium": normalize(actual.stadium), "team_a": a, "team_b": b}
 
 
 def monitoring() -> Monitoring:
@@ -75,5 +75,5 @@ def monitoring() -> Monitoring:
         features=FEATURES, observe={"predict": _predict_row}, actual=MatchActual, key=_key, score=score,
         metric="MAE",
         actuals_note="an actual is a match as /predict takes it, with its date, plus the attendance; key (date, "
-                     "stadium, teams); scored for its competition's served model beside that competition's "
+                     "stadium, the two teams in either order); scored for its competition's served model beside that competition's "
                      "strongest baseline; only matches after the data's last matchday can be scored")

@@ -82,8 +82,9 @@ def score(actual: SalesActual, loaded):
 def monitoring() -> Monitoring:
     return Monitoring(
         features=FEATURES, observe={"predict": _predict_row, "forecast": _forecast_row},
-        actual=SalesActual, key=lambda a: {"Store": a.Store, "week_ending": week_ending(a.Date).isoformat()},
+        actual=SalesActual, key=lambda a: {"Store": a.Store, "Date": week_ending(a.Date).isoformat()},
         score=score, metric="WMAE", summary="summary_predict",
-        actuals_note="an actual is a store-week as /predict takes it plus its Weekly_Sales; key (Store, week); "
+        actuals_note="an actual is a store-week as /predict takes it plus its Weekly_Sales; key (Store, Date as the "
+                     "Friday ending its week); "
                      f"scored for the /predict ensemble beside summary_predict's baseline; holiday weeks weigh "
                      f"{HOLIDAY_WEIGHT} in the WMAE, as in training")

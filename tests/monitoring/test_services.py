@@ -124,7 +124,7 @@ def test_forecast_scores_a_match_after_the_data_beside_its_competitions_baseline
     assert body["model_loss"] == abs(41000 - served["predicted_attendance"])
     same = client.post("/api/forecast/actuals", json=match | {"team_a": "Egypt", "team_b": "Morocco",
                                                               "attendance": 40000})
-    assert same.status_code == 409 and "teams=" in same.json["error"]["message"]
+    assert same.status_code == 409 and "team_a=egypt|team_b=morocco" in same.json["error"]["message"]
     seen = client.post("/api/forecast/actuals", json=match | {"date": (last - timedelta(days=3)).isoformat(),
                                                               "attendance": 40000})
     assert seen.status_code == 400 and seen.json["error"]["details"][0]["field"] == "date"
