@@ -24,3 +24,10 @@ def test_readme_names_the_two_commands_and_every_variable_the_kernel_reads():
     assert "make run" in README and "make test" in README
     for name in Settings.model_fields:
         assert f"`{name.upper()}`" in README, f"{name.upper()} is missing from the configuration table"
+
+
+def test_readme_names_every_monitoring_variable():
+    from services.common.monitoring import MonitoringSettings
+
+    for name in MonitoringSettings.model_fields:
+        assert f"`MONITORING_{name.upper()}`" in README, f"MONITORING_{name.upper()} is missing from the table"
