@@ -615,6 +615,7 @@ def mount(app: Flask, api: Api, holder, model_store) -> Monitor | None:
 
     for view in spec.observe:
         api.observers[view] = observer(view)
+    monitor.api = api
 
     if spec.actual is not None:
         actual_model = spec.actual
