@@ -161,7 +161,7 @@ def stack(moto_aws, boto, tmp_path_factory):
     (workdir / "moto_override.tf").write_text(
         'provider "aws" {\n'
         '  access_key                  = "testing"\n'
-        '  secret_key                  = "testing"\n'
+        '  secret_key                  = "testing"\n'  # pragma: allowlist secret (moto's fake credentials)
         "  s3_use_path_style           = true\n"
         "  skip_credentials_validation = true\n"
         "  skip_metadata_api_check     = true\n"
