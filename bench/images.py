@@ -41,7 +41,8 @@ def say(msg: str) -> None:
 
 
 def inspect(image: str) -> dict:
-    return json.loads(fargate.podman("image", "inspect", "--format", "{{json .}}", image).stdout)
+    (info,) = json.loads(fargate.podman("image", "inspect", image).stdout)
+    return info
 
 
 def sizes(image: str, base: dict) -> dict:
