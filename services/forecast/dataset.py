@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .features import FEATURE_NAMES, Known, Match, Played, canonical_stage, match_features, normalize
+from .features import FEATURE_NAMES, Known, Match, Played, SoFar, canonical_stage, match_features, normalize
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data" / "attendance"
 WORLD_CUP = "WorldCupMatches_1930-2014.csv"
@@ -219,8 +219,9 @@ def walk(frame: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
         at_start = Known.from_json(known.as_json())
         so_far: list[Played] = []
         for _, today in part.groupby("day", sort=True):
+            before_today = SoFar(so_far)
             for r in today.itertuples():
-                rows[r.Index] = match_features(as_match(r, starts[tournament]), so_far, known)
+                rows[r.Index] = match_features(as_match(r, starts[tournament]), before_today, known)
             known.add_day(competition, [(r.stage, min(r.fill, 1.0)) for r in today.itertuples()])
             so_far.extend(as_played(r) for r in today.itertuples())
         tournaments[tournament] = {

@@ -216,22 +216,50 @@ def _mean(values: list[float], default: float) -> float:
     return sum(values) / len(values) if values else default
 
 
-def match_features(match: Match, so_far: Sequence[Played], known: Known) -> dict[str, float]:
-    """The model's inputs for one match, from what is known before its day (see the module docstring)."""
-    for p in so_far:
-        if p.team_a == p.team_b:
-            raise ValueError("a played match needs two different teams")
+class SoFar:
+    """A tournament's matches so far, indexed the way match_features reads them: the fills in order,
+    each venue's fills, each team's fills, crowds and points. Built once per day of the walk in training
+    and once per tournament at load in serving (a request's work was mostly these passes over the
+    tournament's matches); match_features indexes a plain sequence itself."""
+
+    __slots__ = ("fills", "total_fill", "venues", "teams")
+
+    def __init__(self, played: Sequence[Played]):
+        for p in played:
+            if p.team_a == p.team_b:
+                raise ValueError("a played match needs two different teams")
+        self.fills = [p.fill for p in played]
+        self.total_fill = sum(self.fills)
+        self.venues: dict[str, list[float]] = {}
+        by_team: dict[str, list[Played]] = {}
+        for p, fill in zip(played, self.fills):
+            self.venues.setdefault(p.stadium, []).append(fill)
+            by_team.setdefault(p.team_a, []).append(p)
+            by_team.setdefault(p.team_b, []).append(p)
+        # per team, in the order played: fills, crowds, points in this tournament
+        self.teams: dict[str, tuple[list[float], list[float], float]] = {
+            name: ([p.fill for p in mine], [p.attendance for p in mine],
+                   sum(points(p.goals_a, p.goals_b) if p.team_a == name else points(p.goals_b, p.goals_a)
+                       for p in mine))
+            for name, mine in by_team.items()}
+
+
+_NO_MATCHES: tuple[list[float], list[float], float] = ([], [], 0)
+
+
+def match_features(match: Match, so_far: Sequence[Played] | SoFar, known: Known) -> dict[str, float]:
+    """The model's inputs for one match, from what is known before its day (see the module docstring).
+    `so_far` is the tournament's earlier matches, or their SoFar index."""
+    index = so_far if isinstance(so_far, SoFar) else SoFar(so_far)
     prior = known.competition_mean(match.competition)
-    fills = [p.fill for p in so_far]
-    tournament_fill = (sum(fills) + PRIOR_WEIGHT * prior) / (len(fills) + PRIOR_WEIGHT)
-    venue = [p.fill for p in so_far if p.stadium == match.stadium]
+    tournament_fill = (index.total_fill + PRIOR_WEIGHT * prior) / (len(index.fills) + PRIOR_WEIGHT)
+    venue = index.venues.get(match.stadium, [])
 
     def team(name: str) -> tuple[list[float], list[float], float, float]:
-        mine = [p for p in so_far if name in (p.team_a, p.team_b)]
+        fills, crowds, now = index.teams.get(name, _NO_MATCHES)
         total, n = known.team_points.get(name, (0.0, 0))
-        now = sum(points(p.goals_a, p.goals_b) if p.team_a == name else points(p.goals_b, p.goals_a) for p in mine)
-        strength = (total + now + POINTS_PRIOR[0] * POINTS_PRIOR[1]) / (n + len(mine) + POINTS_PRIOR[1])
-        return [p.fill for p in mine], [p.attendance for p in mine], now, strength
+        strength = (total + now + POINTS_PRIOR[0] * POINTS_PRIOR[1]) / (n + len(fills) + POINTS_PRIOR[1])
+        return fills, crowds, now, strength
 
     fa, ca, pa, sa = team(match.team_a)
     fb, cb, pb, sb = team(match.team_b)

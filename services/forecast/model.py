@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
-from .features import (FEATURE_NAMES, Known, Match, Played, feature_vector, interval, match_features, normalize,
+from .features import (FEATURE_NAMES, Known, Match, Played, SoFar, feature_vector, interval, match_features, normalize,
                        served_fill)
 
 MATCH_SCORE = 88.0      # rapidfuzz WRatio (0..100) a name needs to be taken as a known stadium or team
@@ -46,9 +46,9 @@ class ForecastModel:
         self.interval_level = float(tables["interval_level"])
         self.stage_fill = tables["state"]["stage_fill"]
         self.tournaments: dict[str, dict[str, Any]] = tables["state"]["tournaments"]
-        # What a request reads of its tournament, built once per load: its results so far as Played, its
+        # What a request reads of its tournament, built once per load: its results so far (indexed), its
         # first and last match days, its hosts (building the Played list was most of a request's work).
-        self._tournament = {name: (tuple(Played(**p) for p in state["played"]), date.fromisoformat(state["start"]),
+        self._tournament = {name: (SoFar([Played(**p) for p in state["played"]]), date.fromisoformat(state["start"]),
                                    date.fromisoformat(state["last_day"]), tuple(state["hosts"]))
                             for name, state in self.tournaments.items()}
         self.stadiums: dict[str, dict[str, Any]] = tables["stadiums"]

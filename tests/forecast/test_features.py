@@ -102,3 +102,76 @@ def test_interval_is_clipped_to_capacity():
     assert (point, lower, upper) == pytest.approx((9500, 7500, 10000))
     point, lower, upper = interval(-0.1, 0.2, 10000)
     assert point == 0 and lower == 0 and upper == pytest.approx(1000)
+
+
+def _reference_match_features(match, so_far, known):
+    """match_features as first written (passes over the played list per call): the reference for SoFar."""
+    from services.forecast.features import POINTS_PRIOR, PRIOR_WEIGHT, STAGE_ORDER, _mean, points
+    import math
+
+    prior = known.competition_mean(match.competition)
+    fills = [p.fill for p in so_far]
+    tournament_fill = (sum(fills) + PRIOR_WEIGHT * prior) / (len(fills) + PRIOR_WEIGHT)
+    venue = [p.fill for p in so_far if p.stadium == match.stadium]
+
+    def team(name):
+        mine = [p for p in so_far if name in (p.team_a, p.team_b)]
+        total, n = known.team_points.get(name, (0.0, 0))
+        now = sum(points(p.goals_a, p.goals_b) if p.team_a == name else points(p.goals_b, p.goals_a) for p in mine)
+        strength = (total + now + POINTS_PRIOR[0] * POINTS_PRIOR[1]) / (n + len(mine) + POINTS_PRIOR[1])
+        return [p.fill for p in mine], [p.attendance for p in mine], now, strength
+
+    fa, ca, pa, sa = team(match.team_a)
+    fb, cb, pb, sb = team(match.team_b)
+    fill_a, fill_b = _mean(fa, tournament_fill), _mean(fb, tournament_fill)
+    crowd_a = min(_mean(ca, fill_a * match.capacity) / match.capacity, 1.0)
+    crowd_b = min(_mean(cb, fill_b * match.capacity) / match.capacity, 1.0)
+    stage_fill = known.stage_mean(match.competition, match.stage)
+    seen = [f for f in (fa, fb) if f]
+    return {
+        "stage_order": STAGE_ORDER[match.stage], "kickoff_hour": float(match.hour),
+        "host_team": 1.0 if match.host_match else 0.0, "days_in": float((match.day - match.start).days),
+        "weekend": 1.0 if match.day.weekday() >= 5 else 0.0, "venue_fill": _mean(venue, tournament_fill),
+        "venue_matches": float(len(venue)), "team_fill_high": max(fill_a, fill_b),
+        "team_fill_low": min(fill_a, fill_b), "team_crowd_high": max(crowd_a, crowd_b),
+        "team_crowd_low": min(crowd_a, crowd_b),
+        "host_crowd": (crowd_a if match.team_a in match.hosts else crowd_b) if match.host_match else 0.0,
+        "team_matches_low": float(min(len(fa), len(fb))), "points_so_far": pa + pb,
+        "strength_high": max(sa, sb), "strength_low": min(sa, sb), "tournament_fill": tournament_fill,
+        "log_capacity": math.log(match.capacity), "afcon": 1.0 if match.competition == "afcon" else 0.0,
+        "stage_fill": stage_fill, "venue_fill_so_far": _mean(venue, stage_fill),
+        "team_fill_so_far": max(_mean(f, 0.0) for f in seen) if seen else stage_fill,
+    }
+
+
+def test_indexed_tournament_gives_the_reference_features_over_the_whole_walk(monkeypatch):
+    """SoFar (built once per day in training, once per load in serving) changes no feature of any match."""
+    from services.forecast import dataset
+    from services.forecast.features import SoFar
+
+    class Kept(SoFar):
+        def __init__(self, played):
+            super().__init__(played)
+            self.played = list(played)
+
+    checked = []
+
+    def both(match, so_far, known):
+        got = match_features(match, so_far, known)
+        assert got == _reference_match_features(match, so_far.played, known), match
+        assert got == match_features(match, so_far.played, known)  # a plain list is indexed on the call
+        checked.append(1)
+        return got
+
+    monkeypatch.setattr(dataset, "SoFar", Kept)
+    monkeypatch.setattr(dataset, "match_features", both)
+    frame = dataset.load_matches()
+    dataset.walk(frame)
+    assert len(checked) == len(frame) > 500
+
+
+def test_a_played_match_needs_two_teams():
+    from services.forecast.features import SoFar
+
+    with pytest.raises(ValueError, match="two different teams"):
+        SoFar([Played(stadium="S", team_a="X", team_b="X", goals_a=1, goals_b=0, attendance=10.0, capacity=20.0)])
