@@ -13,11 +13,12 @@ The clock is the calling thread's CPU time (`time.thread_time`), not the wall cl
 the wall clock also counts the time other processes held the core, which swung ratios by 2x between
 runs; CPU time still varies with cache and core contention, which the interleaved rounds share out.
 
-Monitoring: a service's observer runs on the request path (an append to an in-memory queue; its cost
-is in every endpoint's number, and measured apart as the main endpoint with the observer removed); the
-bucketing of what was queued runs later in the worker's monitoring thread. Here that thread is held back
-(MONITORING_FLUSH_SECONDS) and the queue is drained after each round on this thread, timed: the deferred
-CPU per request, reported beside the request path. The harness embeds this for every service.
+Monitoring: a service's observer runs on the request path (an append to an in-memory queue); its CPU
+time is counted where it runs, inside each request (so it is part of every endpoint's number, and
+reported apart). The bucketing of what was queued runs later in the worker's monitoring thread: here
+that thread is held back (MONITORING_FLUSH_SECONDS) and the queue is drained after each round on this
+thread, timed: the deferred CPU per request, reported beside the request path. The harness embeds this
+for every service.
 """
 from __future__ import annotations
 
@@ -97,7 +98,6 @@ class Run:
     method: str
     path: str
     data: bytes = b""
-    observer_off: bool = False   # the main endpoint with its monitoring observer removed
 
 
 def spread(values: list[float]) -> list[float]:
@@ -139,7 +139,21 @@ def main(argv: list[str] | None = None) -> dict:
         handler.setStream(devnull)
     bare = bare_flask()
     monitor = app.extensions.get("monitor")
-    observers = app.extensions["api"].observers  # view name -> monitoring hook
+    api_object = app.extensions.get("api")
+    observers = api_object.observers if api_object is not None else {}  # view name -> monitoring hook
+    observed = {"seconds": 0.0, "calls": 0}
+
+    def timed_observer(hook):
+        """The hook, its CPU time counted where it runs (on the request path, with the caches as they are)."""
+        def observe(objects):
+            started = time.thread_time()
+            hook(objects)
+            observed["seconds"] += time.thread_time() - started
+            observed["calls"] += 1
+        return observe
+
+    for view, hook in list(observers.items()):
+        observers[view] = timed_observer(hook)
 
     def call_on(target, method: str, path: str, data: bytes = b"") -> int:
         status = []
@@ -159,34 +173,32 @@ def main(argv: list[str] | None = None) -> dict:
             monitor._drain()
         return time.thread_time() - started
 
-    def timed(run: Run, calls: int) -> tuple[float, float]:
-        """(request-path CPU us per call, deferred monitoring CPU us per call) for `calls` calls of `run`."""
-        saved = dict(observers)
-        if run.observer_off:
-            observers.clear()
-        try:
-            drain()
-            started = time.thread_time()
-            for _ in range(calls):
-                call_on(run.target, run.method, run.path, run.data)
-            spent = time.thread_time() - started
-        finally:
-            observers.update(saved)
-        return spent / calls * 1e6, drain() / calls * 1e6
+    def timed(run: Run, calls: int) -> tuple[float, float, float]:
+        """CPU us per call of `run`: the request path, the monitoring observer within it, and the bucketing
+        done later for what it queued."""
+        drain()
+        observed.update(seconds=0.0, calls=0)
+        started = time.thread_time()
+        for _ in range(calls):
+            call_on(run.target, run.method, run.path, run.data)
+        spent = time.thread_time() - started
+        return spent / calls * 1e6, observed["seconds"] / calls * 1e6, drain() / calls * 1e6
 
-    def interleaved(runs: dict[str, Run]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-        """Per run, the CPU us/request of each of `rounds` alternating rounds, and the deferred part."""
+    def interleaved(runs: dict[str, Run]) -> tuple[dict[str, list[float]], ...]:
+        """Per run, the CPU us/request of each of `rounds` alternating rounds, its observer's, its deferred part."""
         per_round = max(50, args.n // args.rounds)
         for run in runs.values():
             timed(run, 100)  # warm-up
         samples: dict[str, list[float]] = {k: [] for k in runs}
+        observer: dict[str, list[float]] = {k: [] for k in runs}
         deferred: dict[str, list[float]] = {k: [] for k in runs}
         for _ in range(args.rounds):
             for key, run in runs.items():
-                us, later = timed(run, per_round)
+                us, hook, later = timed(run, per_round)
                 samples[key].append(us)
+                observer[key].append(hook)
                 deferred[key].append(later)
-        return samples, deferred
+        return samples, observer, deferred
 
     prefix = f"/api/{args.service}"
     client = app.test_client()
@@ -239,9 +251,7 @@ def main(argv: list[str] | None = None) -> dict:
         query = urlsplit(main_ep.path).query
         runs["kernel only"] = Run(kernel_app, main_ep.method, "/api/probe/echo" + (f"?{query}" if query else ""),
                                   main_data)
-    if main_ep is not None and monitor is not None and observers:
-        runs["main, no observer"] = Run(app, main_ep.method, prefix + main_ep.path, main_data, observer_off=True)
-    samples, deferred = interleaved(runs)
+    samples, observer, deferred = interleaved(runs)
     us = {k: statistics.median(v) for k, v in samples.items()}
 
     def x_rounds(key: str, yardstick: str) -> list[float]:
@@ -256,6 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
            "bare_us": {k: round(us[bare_of[k]], 1) for k in labels},
            "x_bare": {k: round(statistics.median(x_rounds(k, bare_of[k])), 2) for k in labels},
            "x_bare_spread": {k: spread(x_rounds(k, bare_of[k])) for k in labels},
+           "observer_us": {k: round(statistics.median(observer[k]), 2) for k in labels},
            "deferred_monitoring_us": {k: round(statistics.median(deferred[k]), 1) for k in labels},
            "noop_x_bare_get": round(statistics.median(x_rounds("no-op", "bare GET")), 2),
            "main": main_ep.label if main_ep is not None else None,
@@ -263,10 +274,6 @@ def main(argv: list[str] | None = None) -> dict:
            "kernel_only_x_bare": (round(statistics.median(x_rounds("kernel only", bare_of[main_ep.label])), 2)
                                   if "kernel only" in us else None),
            "load_average": [round(x, 2) for x in os.getloadavg()]}
-    if "main, no observer" in us:
-        out["observer_us"] = round(statistics.median(
-            [a - b for a, b in zip(samples[main_ep.label], samples["main, no observer"])]), 1)
-        out["no_observer_us"] = round(us["main, no observer"], 1)
     if main_ep is not None:
         prof = cProfile.Profile()
         prof.enable()
@@ -276,7 +283,7 @@ def main(argv: list[str] | None = None) -> dict:
         drain()
         text = io.StringIO()
         stats = pstats.Stats(prof, stream=text)
-        stats.sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(args.top)
         lines = [ln for ln in text.getvalue().splitlines() if ln.strip()]
         start = next(i for i, ln in enumerate(lines) if ln.strip().startswith("ncalls"))
         root = str(ROOT) + "/"
@@ -290,9 +297,9 @@ def main(argv: list[str] | None = None) -> dict:
               f"{out['kernel_only_us']} us ({out['kernel_only_x_bare']}x bare); no-op {out['noop_us']} us "
               f"({out['noop_x_bare_get']}x bare GET); " +
               "; ".join(f"{k} {v} us ({out['x_bare'][k]}x bare {out['bare_us'][k]} us, rounds "
-                        f"{out['x_bare_spread'][k][0]}-{out['x_bare_spread'][k][1]}x; deferred monitoring "
+                        f"{out['x_bare_spread'][k][0]}-{out['x_bare_spread'][k][1]}x; monitoring: observer "
+                        f"{out['observer_us'][k]} us on the request path, bucketing later "
                         f"{out['deferred_monitoring_us'][k]} us)" for k, v in out["endpoints"].items())
-              + (f"; monitoring observer on the request path {out['observer_us']} us" if "observer_us" in out else "")
               + f"; load average {out['load_average']}")
         print("\n".join(out.get("profile", [])))
     return out

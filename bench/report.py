@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-COLUMNS = ["service", "endpoint", "req/s", "p50 ms", "p99 ms", "no-op req/s", "x no-op", "in-process us",
-           "x bare Flask", "seed req/s", "x seed", "worker RSS MB", "seed RSS MB", "cold start s (S3)", "training s"]
+COLUMNS = ["service", "endpoint", "req/s", "p50 ms", "p99 ms", "no-op req/s", "x no-op (rounds)", "worker CPU us",
+           "x no-op CPU", "in-process us", "x bare Flask (rounds)", "seed req/s", "x seed", "worker RSS MB",
+           "seed RSS MB", "cold start s (S3)", "training s"]
 NOOP_TARGET = 0.8
 BARE_TARGET = 1.6  # in-process cost of a main endpoint, at most this many times a bare Flask JSON request
 RF_SEED_TARGET = 15.0
@@ -29,13 +30,26 @@ def main_endpoint(entry: dict) -> dict | None:
     return next((e for e in entry.get("endpoints", []) if e.get("main")), None)
 
 
+def x_noop(entry: dict, ep: dict | None) -> float | None:
+    """An endpoint's req/s over the no-op's: the median of the rounds' ratios (each round's endpoint
+    against the no-op of the same round), or the ratio of the totals where rounds were not kept."""
+    if not ep:
+        return None
+    if ep.get("x_noop_median") is not None:
+        return ep["x_noop_median"]
+    noop = entry.get("noop", {}).get("rps")
+    return ep["rps"] / noop if noop and ep.get("rps") else None
+
+
+def _range(values: list[float] | None, digits: int = 2) -> str:
+    return f" ({min(values):.{digits}f}-{max(values):.{digits}f})" if values and len(values) > 1 else ""
+
+
 def ratios(entry: dict) -> tuple[float | None, float | None]:
     ep = main_endpoint(entry)
-    noop = entry.get("noop", {}).get("rps")
     seed = (entry.get("seed") or {}).get("rps")
-    r_noop = ep["rps"] / noop if ep and noop else None
     r_seed = ep["rps"] / seed if ep and seed else None
-    return r_noop, r_seed
+    return x_noop(entry, ep), r_seed
 
 
 def table(results: dict) -> list[str]:
@@ -49,11 +63,16 @@ def table(results: dict) -> list[str]:
             rps = ep.get("rps")
             label = ep["label"] + ("" if main else f" [batch: {ep.get('rows_per_s', 0):,.0f} rows/s]")
             prof = entry.get("profile") or {}
+            ratio = x_noop(entry, ep) if rps else None
+            cpu, noop_cpu = ep.get("worker_cpu_us"), entry["noop"].get("worker_cpu_us")
             lines.append("| " + " | ".join([
                 name, label, _f(rps), _f(ep.get("p50_ms"), 2), _f(ep.get("p99_ms"), 2),
-                _f(entry["noop"]["rps"]), _f(rps / entry["noop"]["rps"], 2) if rps else "n/a",
+                _f(entry["noop"]["rps"]),
+                _f(ratio, 2) + _range(ep.get("x_noop_rounds")) if ratio is not None else "n/a",
+                _f(cpu, 0), _f(noop_cpu / cpu, 2) if cpu and noop_cpu else "n/a",
                 _f((prof.get("endpoints") or {}).get(ep["label"]), 0),
-                _f((prof.get("x_bare") or {}).get(ep["label"]), 2),
+                (_f((prof.get("x_bare") or {}).get(ep["label"]), 2)
+                 + _range((prof.get("x_bare_spread") or {}).get(ep["label"]))),
                 _f(seed.get("rps")) if main else "", _f(r_seed, 1) if main and r_seed else ("n/a" if main else ""),
                 "/".join(_f(r, 0) for r in rss) or "n/a",
                 "/".join(_f(r, 0) for r in seed.get("worker_rss_mb", [])) if main else "",
@@ -76,14 +95,28 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
         prof = entry.get("profile") or {}
         x_bare = (prof.get("x_bare") or {}).get(ep["label"]) if ep else None
         bare = (prof.get("bare_us") or {}).get(ep["label"]) if ep else None
+        spread = (prof.get("x_bare_spread") or {}).get(ep["label"]) if ep else None
+        per_gate = ""
+        if ep and ep.get("batch_rows", 1) > 1 and x_bare:
+            us, kernel = (prof.get("endpoints") or {}).get(ep["label"]), prof.get("kernel_only_us")
+            if us and kernel:
+                per_gate = (f"; it answers {ep['batch_rows']} gates: {(us - kernel) / ep['batch_rows']:,.0f} us per "
+                            "gate over the kernel alone (not the target's measure)")
         rows.append((f"{name}: main endpoint in-process <= {BARE_TARGET}x a bare Flask JSON "
                      f"{ep.get('method', '') if ep else ''} of the same request",
-                     f"{_f(x_bare, 2)}x ({_f((prof.get('endpoints') or {}).get(ep['label']) if ep else None, 0)} "
-                     f"vs {_f(bare, 0)} us); the kernel alone on the same body schema: "
-                     f"{_f(prof.get('kernel_only_x_bare'), 2)}x" if x_bare else prof.get("error", "n/a"),
+                     f"{_f(x_bare, 2)}x, median of {prof.get('rounds', 7)} rounds{_range(spread)} "
+                     f"({_f((prof.get('endpoints') or {}).get(ep['label']) if ep else None, 0)} "
+                     f"vs {_f(bare, 0)} us CPU); the kernel alone on the same body schema: "
+                     f"{_f(prof.get('kernel_only_x_bare'), 2)}x{per_gate}" if x_bare else prof.get("error", "n/a"),
                      verdict(None if x_bare is None else x_bare <= BARE_TARGET)))
+        cpu_note = ""
+        if ep and ep.get("worker_cpu_us") and entry["noop"].get("worker_cpu_us"):
+            cpu_note = (f"; worker CPU per request {ep['worker_cpu_us']:,.0f} vs {entry['noop']['worker_cpu_us']:,.0f} us "
+                        f"({entry['noop']['worker_cpu_us'] / ep['worker_cpu_us']:.2f}x)")
         rows.append((f"{name}: main endpoint through gunicorn >= {NOOP_TARGET}x the req/s of /health",
-                     _f(r_noop, 2) + "x", verdict(None if r_noop is None else r_noop >= NOOP_TARGET)))
+                     (_f(r_noop, 2) + "x, median of the rounds' ratios" + _range(ep.get("x_noop_rounds") if ep else None)
+                      + cpu_note) if r_noop is not None else "n/a",
+                     verdict(None if r_noop is None else r_noop >= NOOP_TARGET)))
         need = RF_SEED_TARGET if entry.get("rf_model") else 1.0
         rows.append((f"{name}: >= {need:g}x the seeds' style ({(entry.get('seed') or {}).get('description', '')})",
                      _f(r_seed, 1) + "x" if r_seed else entry.get("seed_error", "n/a"),
@@ -199,8 +232,10 @@ def render(results: dict[str, Any]) -> str:
                "load; it competes with the server for the 2 cores, so req/s are lower than with wrk"),
            f"- {results['seconds_per_run']:g} s of load per endpoint after a 1 s warm-up, in alternating ~2 s "
            "rounds (no-op, endpoint, endpoint, ... repeated) so every endpoint of a service sees the same "
-           "background load; every server is `gunicorn -c services/common/gunicorn_conf.py` (gevent workers, keep-alive) with "
-           "WEB_CONCURRENCY=2 on 127.0.0.1",
+           "background load; `x no-op` is the median of the rounds' ratios (each endpoint round against the "
+           "no-op round beside it) with their range, `worker CPU us` the workers' CPU time per request (from "
+           "/proc, median of the rounds); every server is `gunicorn -c services/common/gunicorn_conf.py` "
+           "(gevent workers, keep-alive) with WEB_CONCURRENCY=2 on 127.0.0.1",
            "- libraries: " + ", ".join(f"{k} {v}" for k, v in m["libraries"].items()),
            "- not built yet (not measured): " + (", ".join(results.get("not_built", [])) or "none"),
            "", "## Results", "",
@@ -258,22 +293,36 @@ def render(results: dict[str, Any]) -> str:
     if profiled:
         out += ["", "## In-process cost and profiles", "",
                 "In-process (the Flask app called as WSGI, no server, no load tool; logging at INFO as in "
-                "production, written to /dev/null): microseconds per request of a bare Flask app answering the "
-                "same request (`get_json` + `jsonify`), of the no-op and of each endpoint, medians of 7 "
-                "alternating rounds; then cProfile's top functions by own time for the main endpoint "
-                "(`python -m bench.profile <service>` reproduces it; the profiler inflates Python calls). "
-                "Through gunicorn every request also pays the worker's parse and write, the same for both, so "
-                "the ratio under load is (no-op + server) / (endpoint + server).", ""]
+                "production, written to /dev/null): CPU microseconds per request (the thread's CPU time, not the "
+                "wall clock, which on 2 shared cores also counts other processes' turns) of a bare Flask app "
+                "answering the same request (`get_json` + `jsonify`), of the kernel alone on the main endpoint's "
+                "schema, of the no-op and of each endpoint, in 11 alternating rounds: medians, and the ratio to bare "
+                "Flask as the median of the rounds' ratios with their range. Monitoring: the observer's CPU time "
+                "on the request path (timed inside each request, part of the endpoint's number) and the "
+                "bucketing its worker thread does later, per request (the thread held back, its queue drained "
+                "and timed after each round). Then cProfile's top functions by own time for the main "
+                "endpoint (`python -m bench.profile <service>` reproduces it; the profiler inflates Python "
+                "calls). Through gunicorn every request also pays the worker's parse and write, the same for "
+                "both, so the ratio under load is (no-op + server) / (endpoint + server).", ""]
         for name, prof in profiled.items():
             if "error" in prof:
                 out.append(f"- {name}: profile failed: {prof['error']}")
                 continue
+            spreads = prof.get("x_bare_spread", {})
             eps = "; ".join(f"{k} {v:,.0f} us ({prof.get('x_bare', {}).get(k, 0):.2f}x bare "
-                            f"{prof.get('bare_us', {}).get(k, 0):,.0f} us)" for k, v in prof["endpoints"].items())
+                            f"{prof.get('bare_us', {}).get(k, 0):,.0f} us{_range(spreads.get(k))})"
+                            for k, v in prof["endpoints"].items())
+            monitoring = ""
+            main = prof.get("main")
+            if isinstance(prof.get("observer_us"), dict) and main in prof["observer_us"]:
+                deferred = (prof.get("deferred_monitoring_us") or {}).get(main)
+                monitoring = (f"; monitoring of {main}: its observer {prof['observer_us'][main]:.1f} us on the "
+                              f"request path (an append to a queue, timed where it runs), the bucketing later in "
+                              f"its thread {deferred if deferred is not None else 'n/a'} us per request")
             out += [f"**{name}**: the kernel alone (a route taking the main endpoint's body schema, no model) "
                     f"{prof.get('kernel_only_us') or 0:,.0f} us ({prof.get('kernel_only_x_bare') or 0:.2f}x bare); "
                     f"no-op {prof['noop_us']:,.0f} us ({prof.get('noop_x_bare_get', 0):.2f}x bare GET "
-                    f"{prof.get('bare_get_us', 0):,.0f} us); {eps}; load average {prof.get('load_average')}",
+                    f"{prof.get('bare_get_us', 0):,.0f} us); {eps}{monitoring}; load average {prof.get('load_average')}",
                     "", "```"]
             out += prof.get("profile", [])
             out += ["```", ""]

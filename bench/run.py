@@ -91,25 +91,38 @@ def drive_interleaved(server: Gunicorn, runs: list[tuple[str, str, dict | None]]
 
     The machine is shared: load from other work comes and goes, so A-then-B runs give ratios that
     swing by 2x. Alternating rounds expose every endpoint to the same background; req/s is total
-    requests over total time, p50 the median of the rounds' p50, p99 the highest round p99.
+    requests over total time, p50 the median of the rounds' p50, p99 the highest round p99. Beside
+    them: each round's req/s over the first run's (the no-op's) in the same round, and the workers'
+    CPU time per request in each round (from /proc: what a request costs the server, which other
+    processes on the cores do not change the way they change req/s).
     """
     rounds = max(1, int(seconds // 2))
     per_round = max(1.0, seconds / rounds)
     for method, path, body in runs:  # warm-up: imports, caches, first connections
         load.run_load(server.url + path, method=method, body=body, seconds=1.0)
     parts: list[list[load.LoadResult]] = [[] for _ in runs]
+    cpu: list[list[float]] = [[] for _ in runs]
     for _ in range(rounds):
         for i, (method, path, body) in enumerate(runs):
-            parts[i].append(load.run_load(server.url + path, method=method, body=body, seconds=per_round))
+            before = server.worker_cpu_seconds()
+            result = load.run_load(server.url + path, method=method, body=body, seconds=per_round)
+            spent = server.worker_cpu_seconds() - before
+            parts[i].append(result)
+            cpu[i].append(spent / result.requests * 1e6 if result.requests else float("nan"))
     out = []
-    for results in parts:
+    for i, results in enumerate(parts):
         total = sum(r.requests for r in results)
         elapsed = sum(r.requests / r.rps for r in results if r.rps) or 1.0
+        x_first = [r.rps / f.rps for r, f in zip(results, parts[0]) if f.rps]
         out.append({"rps": round(total / elapsed, 1),
                     "p50_ms": round(statistics.median(r.p50_ms for r in results), 2),
                     "p99_ms": round(max(r.p99_ms for r in results), 2), "requests": total,
                     "errors": sum(r.errors for r in results), "tool": results[0].tool, "rounds": len(results),
-                    "round_rps": [round(r.rps) for r in results]})
+                    "round_rps": [round(r.rps) for r in results],
+                    "x_noop_rounds": [round(x, 3) for x in x_first],
+                    "x_noop_median": round(statistics.median(x_first), 3) if x_first else None,
+                    "worker_cpu_us": round(statistics.median(cpu[i]), 1),
+                    "worker_cpu_us_rounds": [round(c, 1) for c in cpu[i]]})
     return out
 
 

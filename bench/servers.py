@@ -64,6 +64,15 @@ def memory_mb(pid: int) -> dict[str, float] | None:
             "private": round(fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0), 1)}
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process from /proc/<pid>/stat (0 once it has gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def children(pid: int) -> list[int]:
     kids = []
     for entry in Path("/proc").iterdir():
@@ -114,6 +123,10 @@ class Gunicorn:
 
     def worker_memory_mb(self) -> list[dict[str, float]]:
         return [m for m in (memory_mb(pid) for pid in children(self.proc.pid)) if m is not None]
+
+    def worker_cpu_seconds(self) -> float:
+        """User + system CPU seconds of the workers so far (the master only supervises)."""
+        return sum(cpu_seconds(pid) for pid in children(self.proc.pid))
 
     def worker_rss_mb(self) -> list[float]:
         return [r for r in (rss_mb(pid) for pid in children(self.proc.pid)) if r is not None]
