@@ -29,7 +29,7 @@ PICKLERS = STDLIB_PICKLERS | {"joblib", "cloudpickle", "dill"}
 
 # The kernel's training layer (pandas frames, tqdm, converters): serving reaches none of it.
 TRAINING_KERNEL = {f"services.common.{m}" for m in ("modeling", "backtest", "splits", "baselines", "export",
-                                                   "reproducibility", "legacy_baselines", "training")}
+                                                   "reproducibility", "training")}
 
 # Serving modules that hold training-time functions importing a training library inside them
 # (never at module level): serving never calls those functions, and the image does not install

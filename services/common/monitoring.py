@@ -69,6 +69,7 @@ FAILURES = Counter("model_monitoring_failures_total", "Monitoring work that fail
                    ["service", "stage"])
 DROPPED = Counter("model_monitoring_dropped_total", "Observations dropped because the queue was full", ["service"])
 LEVELS = {"stable": 0, "watch": 1, "drift": 2}
+MANIFEST_RETRY_SECONDS = 300.0   # a version whose manifest could not be read is asked again after this
 
 
 class MonitoringSettings(BaseSettings):
@@ -276,6 +277,7 @@ class Monitor:
         self._live_written: set[str] = set()
         self._buckets: dict[str, dict[str, drift.Buckets]] = {}
         self._manifests: dict[str, dict[str, Any]] = {}
+        self._manifest_misses: dict[str, float] = {}   # version -> when reading its manifest last failed
         self._pid: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -400,12 +402,18 @@ class Monitor:
         if loaded is not None and loaded.version == version:
             return loaded.manifest
         if version not in self._manifests:
+            missed = self._manifest_misses.get(version)
+            if missed is not None and time.monotonic() - missed < MANIFEST_RETRY_SECONDS:
+                return None
             try:
                 self._manifests[version] = self.model_store.manifest(self.service, version)
             except Exception as exc:
-                log.warning("no manifest for a monitored version", extra={"service": self.service,
-                                                                            "version": version, "error": repr(exc)})
+                if missed is None:  # once per version, not every cycle (a pruned version stays in the counts)
+                    log.warning("no manifest for a monitored version", extra={"service": self.service,
+                                                                                "version": version, "error": repr(exc)})
+                self._manifest_misses[version] = time.monotonic()
                 return None
+            self._manifest_misses.pop(version, None)
         return self._manifests[version]
 
     def _drift(self, version: str, manifest: dict[str, Any] | None) -> dict[str, Any]:

@@ -169,3 +169,22 @@ def test_a_failing_store_never_fails_predictions_or_readiness_and_keeps_its_coun
     post_rows(client, [0.5] * 2)
     body = client.get("/api/toy/monitoring").json
     assert body["versions"][0]["requests"] == 7
+
+
+def test_a_version_whose_manifest_is_gone_warns_once_and_is_asked_again_later(toy, caplog, monkeypatch):
+    """A pruned version stays in the counts: its missing manifest was logged every flush cycle, forever."""
+    import services.common.monitoring as monitoring
+
+    monitor = toy.extensions["monitor"]
+    clock = [1000.0]
+    monkeypatch.setattr(monitoring.time, "monotonic", lambda: clock[0])
+    asked = []
+    real = monitor.model_store.manifest
+    monkeypatch.setattr(monitor.model_store, "manifest", lambda service, version: asked.append(version) or real(service, version))
+    with caplog.at_level(logging.WARNING, logger="services.monitoring"):
+        for _ in range(5):
+            assert monitor.manifest("v-pruned") is None
+        clock[0] += monitoring.MANIFEST_RETRY_SECONDS + 1
+        assert monitor.manifest("v-pruned") is None
+    assert asked == ["v-pruned", "v-pruned"]          # once, then again after the retry interval
+    assert [r.message for r in caplog.records].count("no manifest for a monitored version") == 1
