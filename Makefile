@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 8080
+TEST_WORKERS ?= 2
 export PROGRESS ?= 1
 
 .PHONY: run demo demo-monitoring screenshots bench test venv tools vendor-frontend models images lint-docker test-quick test-infra clean help
@@ -47,8 +48,8 @@ screenshots: models  ## train what is missing (as make run), serve, drive Chromi
 bench: $(STAMP)  ## performance harness over every built service; writes bench/RESULTS.md (about 10 minutes)
 	$(PY) -m bench.run
 
-test: $(STAMP) $(TOOLS_STAMP)  ## the whole suite (unit, integration, lint, browser, slow tiers)
-	$(PY) -m pytest -q
+test: $(STAMP) $(TOOLS_STAMP)  ## the whole suite (unit, integration, lint, browser, slow tiers) on TEST_WORKERS=2 pytest workers
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=15
 
 test-infra: $(STAMP) $(TOOLS_STAMP)  ## terraform, scripts and workflow checks only
 	$(PY) -m pytest -q tests/infra

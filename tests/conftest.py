@@ -26,6 +26,18 @@ def pytest_configure(config):
     os.environ.setdefault("MONITORING_EMF_SECONDS", "0")   # no metric lines from the apps tests build (unless asked)
 
 
+def pytest_collection_modifyitems(config, items):
+    """`make test` runs two pytest workers (-n 2 --dist loadgroup): each folder of tests/ (and each
+    file at its top) is one group, kept on one worker, so a folder's session fixtures (the images
+    of tests/containers, the browser's servers, a service's trained models) are made once. tests/infra
+    has module fixtures only: its files are groups of their own, so the apply tier runs beside the rest."""
+    tests = ROOT / "tests"
+    for item in items:
+        parts = Path(item.path).relative_to(tests).parts
+        group = parts[0] if len(parts) > 1 and parts[0] != "infra" else "/".join(parts)
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
