@@ -42,13 +42,15 @@ RUN pip install --no-cache-dir -r /requirements/serving.txt
 # Training image: the serving layers plus the train extra, the service's code and data/.
 #   python -m services.<SERVICE>.train [--small] publishes to MODEL_STORE_URI.
 FROM serving-deps AS train
-ARG SERVICE
 # lightgbm loads the OpenMP runtime (libgomp.so.1), which the slim base does not have.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libgomp1=12.2.0-14+deb12u1 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=requirements /src/train.txt /requirements/train.txt
 RUN pip install --no-cache-dir -r /requirements/serving.txt -r /requirements/train.txt
+# ARG after the shared layers: a build argument is part of every later RUN's cache key, so declared
+# above them it made each service reinstall the training dependencies (five copies of ~550 MB).
+ARG SERVICE
 WORKDIR /app
 COPY services/__init__.py services/registry.json services/
 COPY services/common services/common

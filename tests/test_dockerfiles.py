@@ -85,3 +85,14 @@ def test_every_registry_service_can_be_built(service):
         for part in src.split()[:-1]:
             assert (ROOT / part.replace("${SERVICE}", service)).exists(), f"COPY source {part} for {service}"
     assert (ROOT / "services" / service / "api.py").is_file() and (ROOT / "services" / service / "train.py").is_file()
+
+
+@pytest.mark.parametrize("stage", ["train", "service"])
+def test_dependency_layers_come_before_the_service_arguments(stage):
+    """A build argument takes part in the cache key of every RUN after its ARG line: the training
+    stage declared SERVICE above its pip install, and each service rebuilt the same ~550 MB layer."""
+    text = stages()[stage]
+    installs = [m.start() for m in re.finditer(r"^RUN (apt-get|pip) ", text, flags=re.M)]
+    args = [m.start() for m in re.finditer(r"^ARG ", text, flags=re.M)]
+    assert args, f"stage {stage} declares no ARG"
+    assert all(i < min(args) for i in installs), f"stage {stage}: an install RUN comes after an ARG line"
