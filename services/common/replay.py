@@ -23,15 +23,24 @@ from concurrent.futures import ThreadPoolExecutor
 from .registry import load_registry
 
 
-def call(url: str, body: dict | None = None) -> tuple[int, dict]:
+def call(url: str, body: dict | None = None, attempts: int = 3) -> tuple[int, dict]:
+    """One request; a 503 (a store that is briefly unavailable) is tried again, up to `attempts` in all,
+    and one still refused is printed with the service's reason."""
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, json.loads(resp.read() or b"{}")
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"{}")
+    for attempt in range(1, attempts + 1):
+        req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
+                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            status, answer = exc.code, json.loads(exc.read() or b"{}")
+        if status != 503 or attempt == attempts:
+            break
+        time.sleep(0.5 * attempt)
+    if status >= 500:
+        print(f"{url}: HTTP {status} after {attempt} attempt(s): {answer.get('error', {}).get('message', answer)}")
+    return status, answer
 
 
 def requests_seen(prefix: str) -> int:
