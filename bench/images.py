@@ -14,7 +14,6 @@ and the images section of bench/RESULTS.md (bench.report renders it with bench.r
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
@@ -52,21 +51,6 @@ def sizes(image: str, base: dict) -> dict:
     assert layers[:len(base["RootFS"]["Layers"])] == base["RootFS"]["Layers"], f"{image} is not built on {BASE_IMAGE}"
     return {"image": image, "size_mb": round(info["Size"] / 1e6, 1),
             "above_base_mb": round((info["Size"] - base["Size"]) / 1e6, 1), "layers_above_base": len(ours)}
-
-
-@contextlib.contextmanager
-def moto_env(endpoint: str):
-    keys = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(fargate.MOTO_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="eu-west-1")
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def start_to_ready(image: str, td: fargate.TaskDefinition, endpoint: str, health: str, cpus: float | None) -> float:
@@ -107,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
                 entry = registry.get(svc)
                 _, folder, _ = model_source(svc, work, train=False)
                 td = tds[svc]
-                with moto_env(moto.endpoint):
+                with fargate.moto_env(moto.endpoint):
                     ModelStore(td.environment["MODEL_STORE_URI"], work / "publish-cache").publish(svc, folder)
                 image = f"localhost/mlplat/{svc}:local"
                 times = [start_to_ready(image, td, moto.endpoint, entry.health_path, None) for _ in range(args.repeats)]

@@ -3,7 +3,6 @@ Terraform (applied to that moto server), the images built by scripts/build_image
 service's --small model published to the models bucket the task definitions name."""
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
@@ -46,20 +45,7 @@ def tier_moto(tier_tools):
     server.stop()
 
 
-@contextlib.contextmanager
-def aws_env(endpoint: str):
-    """boto3 in this process pointed at `endpoint` with moto's credentials, for the block only."""
-    keys = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
-    saved = {k: os.environ.get(k) for k in keys}
-    os.environ.update(fargate.MOTO_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="eu-west-1")
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+aws_env = fargate.moto_env   # the tests' name for it
 
 
 @pytest.fixture(scope="session")

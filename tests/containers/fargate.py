@@ -24,6 +24,7 @@ What cannot run here is emulated, each the closest thing podman has:
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -327,3 +328,19 @@ class Task:
 
     def __exit__(self, *exc) -> None:
         self.remove()
+
+
+@contextlib.contextmanager
+def moto_env(endpoint: str):
+    """boto3 in this process pointed at `endpoint` with moto's credentials, for the block only."""
+    keys = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    saved = {k: os.environ.get(k) for k in keys}
+    os.environ.update(MOTO_CREDENTIALS, AWS_ENDPOINT_URL=endpoint, AWS_DEFAULT_REGION="eu-west-1")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
