@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import os
 import random
@@ -30,7 +31,17 @@ def training_arguments(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--small", action="store_true",
                         help="a small, fast slice of the data (tests and smoke runs); metrics are not comparable")
+    parser.add_argument("--until", type=_date, default=None, metavar="YYYY-MM-DD",
+                        help="train and evaluate on the data up to this date only; the later rows are left for "
+                             "`python -m services.common.report --fresh`")
     return parser
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
 
 
 def seed_everything(seed: int) -> None:
@@ -52,14 +63,18 @@ def build_dir(output: Path | None) -> Path:
 
 def finish(service: str, directory: Path, *, metrics: dict[str, Any], features: list[dict[str, str]],
            data_fingerprint: str, libraries: list[str], store_uri: str | None, publish: bool,
-           extra: dict[str, Any] | None = None, profile: dict[str, Any] | None = None) -> dict[str, Any]:
+           extra: dict[str, Any] | None = None, profile: dict[str, Any] | None = None,
+           data_end: str | None = None) -> dict[str, Any]:
     """Write the manifest and publish (version folder first, LATEST last).
 
-    `profile` is `drift.profile(fitting_frame, <the service's served features>)`: the manifest keeps it
+    `data_end`: the last time (ISO date) of the rows the model was trained on; `report --fresh`
+    scores only rows after it. `profile` is `drift.profile(fitting_frame, <the service's served features>)`: the manifest keeps it
     so serving can compare the inputs it is asked about with the data the model was fitted on."""
     version = new_version()
     if profile is not None:
         extra = {**(extra or {}), "profile": profile}
+    if data_end is not None:
+        extra = {**(extra or {}), "data_end": data_end}
     manifest = build_manifest(directory, service=service, version=version, metrics=metrics, features=features,
                               data_fingerprint=data_fingerprint, libraries=libraries, extra=extra)
     if publish:
