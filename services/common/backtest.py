@@ -562,7 +562,7 @@ def run(frame: pd.DataFrame, plan: Any, *, candidates: Sequence[Any], baselines:
         try:
             return ratio_interval(table, choice.chosen, baseline, metric=metrics[metric], block=block,
                                   weights=weights)
-        except ValueError as exc:       # a perfect baseline (loss 0) has no ratio
+        except ValueError as exc:       # a perfect baseline (loss 0), or a single block, has no interval
             log.warning("no ratio interval against %s: %s", baseline, exc)
             return None
 

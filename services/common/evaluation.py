@@ -115,6 +115,8 @@ def bootstrap_ratio(model_loss, baseline_loss, blocks, *, weights=None, replicat
         raise ValueError("level must be in (0, 1)")
     _, block = np.unique(labels, return_inverse=True)
     n_blocks = int(block.max()) + 1
+    if n_blocks < 2:
+        raise ValueError("one block gives no interval; resample a finer block (origin, match day, regime)")
     sums_m = np.bincount(block, weights=w * m, minlength=n_blocks)
     sums_b = np.bincount(block, weights=w * b, minlength=n_blocks)
     if not sums_b.sum() > 0:
