@@ -470,6 +470,11 @@ class Outcome:
     ablation: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     seeds: dict[str, Any] | None = None
     variants: pd.DataFrame | None = None      # the ablation variants' test rows (reported, never chosen)
+    interval: Callable[[str], dict[str, Any] | None] | None = field(default=None, repr=False)
+
+    def restate(self, note: str) -> dict[str, Any]:
+        """The headline summary again with a service's own note: the same baseline and ratio interval."""
+        return summarize(self.test, self.choice, note, interval=self.interval)
 
     def rows(self, role: str, model: str | None = None) -> pd.DataFrame:
         """The table's rows of one role, of the chosen model unless another is named."""
@@ -588,4 +593,5 @@ def run(frame: pd.DataFrame, plan: Any, *, candidates: Sequence[Any], baselines:
                                                                                   spread["test"]["values"])})
     return Outcome(table=table, plan=plan.describe(frame), validation=validation, test=test, choice=choice,
                    model=model, summary=summary, by_horizon=per_horizon, sealed=sealed, ablation=ablation,
-                   seeds=spread, variants=pd.concat(variant_tables, ignore_index=True) if variant_tables else None)
+                   seeds=spread, variants=pd.concat(variant_tables, ignore_index=True) if variant_tables else None,
+                   interval=interval)

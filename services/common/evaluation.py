@@ -70,6 +70,23 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
+def _decimals(*values: float) -> list[str]:
+    """Ratios printed with as few decimals (3 or more) as keep different values apart, and apart from
+    1 (a ratio of 1.0003 is a loss, not "1.000")."""
+    for d in range(3, 8):
+        texts = [f"{v:.{d}f}" for v in (*values, 1.0)]
+        if len(set(texts)) == len(set((*values, 1.0))):
+            return texts[:-1]
+    return texts[:-1]
+
+
+def _pair(a: float, b: float) -> str:
+    """"a vs b" with enough digits that two different scores never print alike."""
+    if a != b and _number(a) == _number(b):
+        return f"{precise(a, near=b, digits=4)} vs {precise(b, near=a, digits=4)}"
+    return f"{_number(a)} vs {_number(b)}"
+
+
 def summary(*, model: str, baseline: str, metric: str, model_score: float, baseline_score: float,
             lower_is_better: bool = True, note: str = "", evidence: str = "held-out data",
             interval: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -81,11 +98,12 @@ def summary(*, model: str, baseline: str, metric: str, model_score: float, basel
     ratio = model_score / baseline_score if baseline_score else float("nan")
     verdict = "beats" if beats else "does NOT beat"
     statement = (f"{model} {verdict} the {baseline} baseline on {evidence}: "
-                 f"{metric} {_number(model_score)} vs {_number(baseline_score)}")
+                 f"{metric} {_pair(model_score, baseline_score)}")
     if interval is not None:
         clear = interval["high"] < 1 if lower_is_better else interval["low"] > 1
-        statement += (f", ratio {ratio:.3f} [{interval['level']:.0%} interval {interval['low']:.3f}-"
-                      f"{interval['high']:.3f} over {interval['blocks']} {interval.get('block', 'block')}s"
+        r, lo, hi = _decimals(ratio, interval["low"], interval["high"])
+        statement += (f", ratio {r} [{interval['level']:.0%} interval {lo}-{hi} over {interval['blocks']} "
+                      f"{interval.get('block', 'block')}s"
                       f"{'' if clear or not beats else '; not a clear win'}]")
     if note:
         statement += f" ({note})"
