@@ -32,7 +32,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from services.common import evaluation as ev
-from services.common.backtest import run, summarize
+from services.common.backtest import run
 from services.common.export import check_parity, run_onnx, write_json, xgboost_onnx
 from services.common.manifest import fingerprint_files
 from services.common.modeling import fresh
@@ -52,6 +52,7 @@ DATA = DATA_DIR / "Lottery_Powerball_Winning_Numbers__Beginning_2010.csv"
 ERAS = DATA_DIR / "eras.json"
 HOLDOUT = 150
 SHRINKS = (0.05, 0.25, 0.5)   # candidate weights of the chance distribution mixed into each position
+SEEDS = (1, 2, 3, 4, 5)       # the chosen candidate's test window is re-scored with these tree seeds
 DECIMALS = 8                  # probabilities are rounded once; every metric uses the rounded values
 METRIC = "log_loss_per_ball"
 METRICS = {METRIC: ev.log_loss}
@@ -163,6 +164,13 @@ class PositionBoost:
         self.data, self.shrink, self.rounds, self.seed, self.quiet = data, shrink, rounds, seed, quiet
         self.name = f"xgboost_per_position_shrink_{shrink:g}"
 
+    def spec(self) -> dict[str, Any]:
+        return {"shrink": self.shrink, "rounds": self.rounds, "seed": self.seed, "xgboost": XGB_PARAMS}
+
+    def seeded(self, seed: int) -> "PositionBoost":
+        """The same candidate with other tree seeds (row and column sampling), for the spread over seeds."""
+        return PositionBoost(self.data, shrink=self.shrink, rounds=self.rounds, seed=seed, quiet=self.quiet)
+
     def fit(self, frame: pd.DataFrame) -> "PositionBoost":
         draws = np.unique(frame["draw"].to_numpy())
         key = (self.rounds, self.seed, draws.tobytes())
@@ -222,6 +230,9 @@ class Uniform:
     def __init__(self, data: Draws):
         self.data = data
 
+    def spec(self) -> dict[str, Any]:
+        return {"era": self.data.era.name}
+
     def fit(self, frame: pd.DataFrame) -> "Uniform":
         return self
 
@@ -237,6 +248,9 @@ class Frequency:
 
     def __init__(self, data: Draws):
         self.data = data
+
+    def spec(self) -> dict[str, Any]:
+        return {"era": self.data.era.name, "smoothing": "add-one"}
 
     def fit(self, frame: pd.DataFrame) -> "Frequency":
         counts = frame.groupby(["pool", "number"])["y"].sum()
@@ -261,7 +275,7 @@ def evaluate(data: Draws, holdout: int, rounds: int, seed: int, quiet: bool):
     candidates = [PositionBoost(data, shrink=s, rounds=rounds, seed=seed, quiet=quiet) for s in SHRINKS]
     outcome = run(frame, plan, candidates=candidates, baselines=[Uniform(data), Frequency(data)], metrics=METRICS,
                   metric=METRIC, keys=["draw", "pool", "number"], serve_baseline=False, by_horizon=False, quiet=quiet,
-                  label="powerball: backtest")
+                  label="powerball: backtest", block="draw", seeds=SEEDS)
 
     # The chosen candidate as fitted for the test fold (the same boosters, from the cache): its
     # per-position and per-draw distributions, which the chance tests need.
@@ -278,7 +292,7 @@ def evaluate(data: Draws, holdout: int, rounds: int, seed: int, quiet: bool):
     if not np.isclose(domain["log_loss"]["model"], outcome.test[chosen.name][METRIC], rtol=1e-12):
         raise RuntimeError("log loss per ball disagrees between the kernel table and the chance evaluation")
     ll, top = domain["log_loss"], domain["top_ticket"]
-    outcome.summary = summarize(outcome.test, outcome.choice, note=(
+    outcome.summary = outcome.restate(note=(
         f"last {holdout} draws of the {data.era.name} era, chosen on the {holdout} before; "
         f"log-loss test {fmt_p(ll['test']['p_value'])}; top-ticket matches "
         f"{top['mean_matches']:.3f} vs {top['chance_mean_matches']:.3f} by chance, {fmt_p(top['p_value'])}"))
@@ -330,6 +344,8 @@ def main(argv: list[str] | None = None) -> dict:
     seed_everything(args.seed)
     quiet = progress_disabled(args.quiet)
     eras, draws = load_draws()
+    if args.until is not None:
+        draws = [d for d in draws if d.date <= args.until]
     era = eras[-1]
     current = era_draws(draws, era)
     white, power = era_arrays(current)
@@ -351,8 +367,8 @@ def main(argv: list[str] | None = None) -> dict:
                       data_fingerprint=fingerprint_files(DATA, ERAS),
                       libraries=installed(["numpy", "scipy", "pandas", "xgboost", "xgboost-cpu", "onnxruntime",
                                            "onnxmltools"]),
-                      store_uri=args.store_uri, publish=not args.no_publish,
-                      extra={"training": {"seed": args.seed, "rounds": args.rounds, "holdout": args.holdout,
+                      store_uri=args.store_uri, publish=not args.no_publish, data_end=data.dates[-1],
+                      extra={"training": {"seed": args.seed, "until": args.until and args.until.isoformat(), "rounds": args.rounds, "holdout": args.holdout,
                                           "era": era.name, "shrink_candidates": list(SHRINKS),
                                           "served": final["model"], "shrink": final["shrink"],
                                           "windows": list(WINDOWS), "warmup": WARMUP, "positions": POSITIONS,
