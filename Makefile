@@ -32,8 +32,9 @@ models: $(STAMP)  ## train every service whose model is missing from the store
 	$(PY) -m services.common.bootstrap
 
 run: models  ## train what is missing, then serve all services and the UI on 127.0.0.1:$(PORT)
+	@$(PY) -m services.common.auth var/keys
 	@echo "serving on http://127.0.0.1:$(PORT)/  (Ctrl-C stops)"
-	HOST=127.0.0.1 PORT=$(PORT) exec $(VENV)/bin/gunicorn -c services/common/gunicorn_conf.py 'services.gateway:create_app()'
+	API_KEYS_DIR=$(CURDIR)/var/keys HOST=127.0.0.1 PORT=$(PORT) exec $(VENV)/bin/gunicorn -c services/common/gunicorn_conf.py 'services.gateway:create_app()'
 
 demo: $(STAMP)  ## with `make run` on the same PORT: a simulated match day into flow, stamped relative to now (STADIUM=AGADIR, SPEED=1)
 	@echo "make demo: flow at http://127.0.0.1:$(PORT) (PORT=$(PORT); give make run and make demo the same PORT)"

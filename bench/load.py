@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# The key the bench's services accept on their write routes (bench/run.py gives it to them as API_KEYS);
+# only the ingest load sends it, so the figure includes the key check a production write pays.
+BENCH_WRITE_KEY = "bench_write_key_for_the_local_harness_only"
+
 LUA = r"""
 wrk.method = "%(method)s"
 %(body)s
@@ -90,7 +94,7 @@ def _wrk(url: str, method: str, body: dict | None, seconds: float, connections: 
 
 
 def _python(url: str, method: str, body: dict | None, seconds: float, connections: int,
-            body_fn=None) -> LoadResult:
+            body_fn=None, extra_headers: dict[str, str] | None = None) -> LoadResult:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     payload = json.dumps(body).encode() if body is not None else None
@@ -107,8 +111,8 @@ def _python(url: str, method: str, body: dict | None, seconds: float, connection
                 if conn is None:
                     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
                 data = json.dumps(body_fn()).encode() if body_fn is not None else payload
-                conn.request(method, path, body=data, headers=headers if body_fn is None else
-                             {"Content-Type": "application/json"})
+                conn.request(method, path, body=data, headers={**(headers if body_fn is None else
+                             {"Content-Type": "application/json"}), **(extra_headers or {})})
                 resp = conn.getresponse()
                 resp.read()
                 if resp.status >= 300:
@@ -161,7 +165,7 @@ request = function()
   end
   local body
   if batch == 1 then body = parts[1] else body = '{"readings":[' .. table.concat(parts, ",") .. ']}' end
-  return wrk.format("POST", "%(path)s", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "%(path)s", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(key)s"}, body)
 end
 """
 
@@ -172,7 +176,7 @@ def run_ingest(url: str, stadium: str, gates: list[str], batch: int, seconds: fl
     parts = urlsplit(url)
     if wrk_path():
         done = LUA.split("done = function", 1)[1]
-        script = FLOW_LUA % {"base": base, "gates": ",".join(f'"{g}"' for g in gates), "batch": batch,
+        script = FLOW_LUA % {"key": BENCH_WRITE_KEY, "base": base, "gates": ",".join(f'"{g}"' for g in gates), "batch": batch,
                              "stadium": stadium, "path": parts.path} + "done = function" + done.replace("%%", "%")
         return _run_wrk(script, url, seconds, connections, "10s", 60)
     # Python fallback: one shared counter, bodies built per request.
@@ -191,4 +195,5 @@ def run_ingest(url: str, stadium: str, gates: list[str], batch: int, seconds: fl
                           "perMinuteCount": 20 + k % 40, "avgProcessingTime": 3.5, "queueLength": k % 90})
         return items[0] if batch == 1 else {"readings": items}
 
-    return _python(url, "POST", None, seconds, connections, body_fn=body)
+    return _python(url, "POST", None, seconds, connections, body_fn=body,
+                   extra_headers={"Authorization": f"Bearer {BENCH_WRITE_KEY}"})

@@ -78,7 +78,8 @@ def model_source(service: str, work: Path, train: bool, store: Path = DEFAULT_ST
 def service_env(store_uri: str, work: Path) -> dict[str, str]:
     run = uuid.uuid4().hex[:8]
     return {"MODEL_STORE_URI": store_uri, "MODEL_CACHE_DIR": str(work / f"cache-{run}"),
-            "FLOW_SQLITE_PATH": str(work / f"flow-state-{run}.sqlite3"), "LOG_LEVEL": "INFO"}  # as in production
+            "FLOW_SQLITE_PATH": str(work / f"flow-state-{run}.sqlite3"), "LOG_LEVEL": "INFO",
+            "API_KEYS": load.BENCH_WRITE_KEY, "FLOW_MAX_AGE_SECONDS": str(40 * 365 * 86400)}  # past-stamped ingest  # as in production
 
 
 def drive(server: Gunicorn, method: str, path: str, body, seconds: float) -> dict:

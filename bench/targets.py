@@ -11,6 +11,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .load import BENCH_WRITE_KEY
+
 
 @dataclass
 class Endpoint:
@@ -37,7 +39,8 @@ def _get(url: str) -> Any:
 
 def _post(url: str, body: Any) -> Any:
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json",
+                                          "Authorization": f"Bearer {BENCH_WRITE_KEY}"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 

@@ -40,7 +40,13 @@ def serve(tmp: Path):
     os.environ["FLOW_SQLITE_PATH"] = str(tmp / "flow-state.sqlite3")
     os.environ["MONITORING_SQLITE_DIR"] = str(tmp / "monitoring")
     os.environ["MONITORING_FLUSH_SECONDS"] = "1"      # the panels show the replayed counts at once
+    os.environ["API_KEYS_DIR"] = str(tmp / "keys")    # this run's write keys: the replays below send them
     from werkzeug.serving import make_server
+
+    from services.common.auth import ensure_keys
+    from services.common.registry import load_registry
+
+    ensure_keys(tmp / "keys", [s.name for s in load_registry().services])
 
     from services.common.config import load_settings
     from services.gateway import create_app

@@ -24,6 +24,19 @@ def pytest_configure(config):
     # Monitoring counts of the apps tests build go to a folder of this session, never the tree's var/.
     os.environ.setdefault("MONITORING_SQLITE_DIR", tempfile.mkdtemp(prefix="monitoring-tests-"))
     os.environ.setdefault("MONITORING_EMF_SECONDS", "0")   # no metric lines from the apps tests build (unless asked)
+    # Write routes need a key: every app the tests build reads its service's key from this session's folder;
+    # tests send it with write_headers(service). AUTH_DISABLED never set here (tests/common/test_auth.py).
+    if not os.environ.get("API_KEYS_DIR"):
+        os.environ["API_KEYS_DIR"] = tempfile.mkdtemp(prefix="api-keys-tests-")
+    from services.common.auth import ensure_keys
+    from services.common.registry import load_registry
+    ensure_keys(Path(os.environ["API_KEYS_DIR"]), [s.name for s in load_registry().services] + ["toy"])
+
+
+def write_headers(service: str) -> dict[str, str]:
+    """The header a client of a write route sends: this session's key for `service`."""
+    from services.common.auth import read_key
+    return {"Authorization": f"Bearer {read_key(Path(os.environ['API_KEYS_DIR']), service)}"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -255,6 +255,8 @@ class Operation:
     extra_statuses: tuple[int, ...] = ()
     # Statuses whose body is not the error shape (e.g. /ready's 503 carries a Ready body).
     other_bodies: dict[int, type[BaseModel]] = field(default_factory=dict)
+    # A write route: needs one of the service's keys (services.common.auth); 401, 403 and 503 documented.
+    write: bool = False
 
     def statuses(self, method: str) -> dict[int, type[BaseModel] | None]:
         """Every documented status of this operation and the schema of its body."""
@@ -266,6 +268,8 @@ class Operation:
             errors |= {413, 415}
         if self.needs_model:
             errors.add(503)
+        if self.write:
+            errors |= {401, 403, 503}
         for code in sorted(errors):
             out[code] = ErrorResponse
         out.update(self.other_bodies)
@@ -292,11 +296,13 @@ class Api:
     def route(self, rule: str, *, methods: tuple[str, ...] = ("GET",), summary: str = "",
               body: type[BaseModel] | None = None, query: type[BaseModel] | None = None,
               response: type[BaseModel] | None = None, status: int = 200, needs_model: bool = True,
-              extra_statuses: tuple[int, ...] = ()) -> Callable:
+              extra_statuses: tuple[int, ...] = (), write: bool = False) -> Callable:
         """Register a view. It is called with `query=<query model>` and, for a request with a body,
         `body=<body model>`: validated, typed objects (dates are dates), parsed once. It returns a
-        pydantic model (preferred), plain data, or a Response."""
-        op = Operation(rule, tuple(methods), summary, body, query, response, status, needs_model, extra_statuses)
+        pydantic model (preferred), plain data, or a Response. `write=True`: the request must carry one
+        of the service's keys, checked before the body is read."""
+        op = Operation(rule, tuple(methods), summary, body, query, response, status, needs_model, extra_statuses,
+                       write=write)
         self.operations.append(op)
         union_body = body is not None and issubclass(body, RootModel) and _is_union(body)
 
@@ -304,6 +310,8 @@ class Api:
             @functools.wraps(view)
             def wrapper(**kwargs):
                 req = request._get_current_object()
+                if write:
+                    current_app.extensions["write_keys"].check(req, current_app.extensions["known_services"])
                 if query is not None:
                     try:
                         kwargs["query"] = query.model_validate(parse_query(req))
@@ -372,8 +380,16 @@ def check_response(op: Operation | None, method: str, status: int, mimetype: str
                                   f"{schema.__name__}: {problems}") from None
 
 
-_ERROR_TEXT = {400: "Invalid input; details name each field", 404: "Not found", 405: "Method not allowed",
-               413: "Body too large", 415: "Body is not JSON", 503: "No model loaded"}
+_ERROR_TEXT = {400: "Invalid input; details name each field", 401: "No valid key for this service",
+               403: "A key for another service", 404: "Not found", 405: "Method not allowed",
+               413: "Body too large", 415: "Body is not JSON",
+               503: "No model loaded (or, on a write route, no key configured)"}
+
+
+SECURITY_SCHEMES = {
+    "bearerKey": {"type": "http", "scheme": "bearer", "description": "the service's write key"},
+    "headerKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key", "description": "the same key"},
+}
 
 
 def openapi_document(api: Api, extra_ops: list[Operation], version: str) -> dict[str, Any]:
@@ -411,13 +427,15 @@ def openapi_document(api: Api, extra_ops: list[Operation], version: str) -> dict
                 if model is not None:
                     answer["content"] = {"application/json": {"schema": ref(model, "serialization")}}
                 entry["responses"][str(code)] = answer
+            if op.write:
+                entry["security"] = [{"bearerKey": []}, {"headerKey": []}]
             paths.setdefault(path, {})[method.lower()] = entry
     return {
         "openapi": "3.1.0",
         "info": {"title": f"{api.service} service", "version": version, "description": api.description},
         "tags": tags,
         "paths": paths,
-        "components": {"schemas": components},
+        "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
     }
 
 

@@ -19,11 +19,13 @@ from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
 
 from . import metrics, monitoring
+from .auth import WriteKeys
 from .api import (Api, ApiError, Operation, ResponseSchemaError, check_response, current_model, invalid,
                   json_response, openapi_document)
 from .config import Settings, load_settings
 from .errors import InputError
 from .holder import Loader, ModelHolder
+from .registry import load_registry
 from .logs import REQUEST_ID_KEY, AccessLog, configure_logging
 from .store import ModelStore
 
@@ -57,7 +59,9 @@ class ModelInfo(BaseModel):
 
 
 def error_response(exc: ApiError) -> Response:
-    return json_response(exc.body(), exc.status)
+    resp = json_response(exc.body(), exc.status)
+    resp.headers.update(getattr(exc, "headers", {}))
+    return resp
 
 
 DOCS_PAGE = """<!doctype html>
@@ -112,6 +116,8 @@ def create_service_app(
     app.extensions["model_holder"] = holder
     app.extensions["api"] = api
     app.extensions["api_operations"] = api.operations
+    app.extensions["known_services"] = tuple(s.name for s in load_registry().services)
+    app.extensions["write_keys"] = WriteKeys.from_environment(service)
     app.extensions.update(extensions or {})
 
     platform_ops = [

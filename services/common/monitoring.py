@@ -629,7 +629,7 @@ def mount(app: Flask, api: Api, holder, model_store) -> Monitor | None:
         actual_model = spec.actual
 
         @api.route("/actuals", methods=("POST",), body=actual_model, response=ActualResponse, status=201,
-                   extra_statuses=(409,),
+                   extra_statuses=(409,), write=True,
                    summary="An observed outcome: scored for the serving model and its baseline; idempotent on "
                            "its key (201 stored, 200 an identical repeat, 409 the key is stored with other values)")
         def actuals(body):

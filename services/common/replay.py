@@ -20,16 +20,19 @@ import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from .auth import client_headers
 from .registry import load_registry
 
 
-def call(url: str, body: dict | None = None, attempts: int = 3) -> tuple[int, dict]:
+def call(url: str, body: dict | None = None, attempts: int = 3, headers: dict[str, str] | None = None
+         ) -> tuple[int, dict]:
     """One request; a 503 (a store that is briefly unavailable) is tried again, up to `attempts` in all,
     and one still refused is printed with the service's reason."""
     data = None if body is None else json.dumps(body).encode()
     for attempt in range(1, attempts + 1):
         req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json", "Accept": "application/json"})
+                                     headers={"Content-Type": "application/json", "Accept": "application/json",
+                                              **(headers or {})})
         try:
             with urllib.request.urlopen(req, timeout=30) as resp:
                 return resp.status, json.loads(resp.read() or b"{}")
@@ -38,7 +41,7 @@ def call(url: str, body: dict | None = None, attempts: int = 3) -> tuple[int, di
         if status != 503 or attempt == attempts:
             break
         time.sleep(0.5 * attempt)
-    if status >= 500:
+    if status >= 500 or status in (401, 403):
         print(f"{url}: HTTP {status} after {attempt} attempt(s): {answer.get('error', {}).get('message', answer)}")
     return status, answer
 
@@ -52,11 +55,12 @@ def replay(base: str, service: str, weeks: int, workers: int = 4, settle_seconds
     rows = list(importlib.import_module(f"services.{service}.replay").rows(weeks))
     prefix = f"{base}/api/{service}"
     before = requests_seen(prefix)
+    write = client_headers(service)       # /actuals is a write route: the service's key
 
     def one(row):
         request, actual = row
         codes = [call(f"{prefix}/predict", request)[0]] if request is not None else []
-        return codes + [call(f"{prefix}/actuals", actual)[0]]
+        return codes + [call(f"{prefix}/actuals", actual, headers=write)[0]]
 
     with ThreadPoolExecutor(workers) as pool:
         codes = Counter(c for result in pool.map(one, rows) for c in result)

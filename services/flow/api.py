@@ -14,9 +14,10 @@ from .schemas import IngestRequest, IngestResponse, Reading, StadiumsResponse, S
 from .stadiums import load_stadiums
 
 
-def future_readings(readings: list[Reading], max_future_s: float) -> list[dict]:
-    """Readings already validated by the schema; one more rule needs the clock: none from the future.
-    Any problem rejects the whole request."""
+def timely_readings(readings: list[Reading], max_future_s: float, max_age_s: float) -> list[dict]:
+    """Readings already validated by the schema; one more rule needs the clock: none stamped more than
+    `max_future_s` ahead (clock skew) or more than `max_age_s` ago. Any problem rejects the whole
+    request, so nothing is half-applied."""
     now_ms = time.time() * 1000
     single = len(readings) == 1
     clean, details = [], []
@@ -25,6 +26,10 @@ def future_readings(readings: list[Reading], max_future_s: float) -> list[dict]:
         if ts_ms > now_ms + max_future_s * 1000:
             field = "ts" if single else f"readings[{i}].ts"
             details.append({"field": field, "problem": f"more than {max_future_s:g} s in the future"})
+            continue
+        if ts_ms < now_ms - max_age_s * 1000:
+            field = "ts" if single else f"readings[{i}].ts"
+            details.append({"field": field, "problem": f"more than {max_age_s:g} s in the past"})
             continue
         clean.append({"stadium": r.stadiumId, "gate": r.gateId, "ts_ms": ts_ms, "count": r.perMinuteCount,
                       "proc": r.avgProcessingTime, "queue": r.queueLength, "lanes": r.lanes()})
@@ -40,12 +45,12 @@ def build_api() -> Api:
                                   "green/yellow/red, anomalies and redirection to a faster gate out.")
 
     @api.route("/ingest", methods=("POST",), body=IngestRequest, response=IngestResponse, status=202,
-               needs_model=False,
+               needs_model=False, write=True,
                summary=f"Store one reading or {{\"readings\": [...]}} (1..{MAX_BATCH}); idempotent per "
                        "(stadiumId, gateId, ts)")
     def ingest(body: IngestRequest):
         settings: FlowSettings = current_app.extensions["flow_settings"]
-        readings = future_readings(body.readings, settings.max_future_seconds)
+        readings = timely_readings(body.readings, settings.max_future_seconds, settings.max_age_seconds)
         accepted, duplicates = current_app.extensions["flow_state"].ingest(readings)
         return IngestResponse(accepted=accepted, duplicates=duplicates)
 

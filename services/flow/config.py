@@ -20,6 +20,8 @@ class FlowSettings(BaseSettings):
     stale_seconds: float = Field(180.0, gt=0, description="a gate with no reading for this long is stale")
     retention_hours: float = Field(48.0, gt=0, description="stored readings expire after this long (DynamoDB TTL; SQLite prunes)")
     max_future_seconds: float = Field(86400.0, ge=0, description="how far in the future a reading's ts may be")
+    max_age_seconds: float = Field(30 * 86400.0, gt=0, description="how far in the past a reading's ts may be "
+                                   "(older readings are refused: a board shows the last minutes, not history)")
 
     @model_validator(mode="after")
     def _table_for_dynamodb(self) -> "FlowSettings":

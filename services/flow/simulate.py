@@ -347,6 +347,7 @@ def replay(rows: list[dict], base_url: str, speed: float = 1.0, at: int = 120) -
     shift = now - datetime.fromisoformat(minutes[at - 1].replace("Z", "+00:00"))
     url = base_url.rstrip("/") + "/api/flow/ingest"
     session = requests.Session()
+    session.headers.update(client_headers("flow"))
 
     def post(ts: str) -> dict:
         stamp = (datetime.fromisoformat(ts.replace("Z", "+00:00")) + shift).isoformat().replace("+00:00", "Z")

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .conftest import require_service, screenshot
+from tests.conftest import write_headers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -45,7 +46,7 @@ def test_flow_board_refreshes_on_its_own_as_readings_arrive(page, gateway):
 
     # a match day starts: gate 1 jams, the others flow; the board must follow without a reload
     batch = readings(stadium, gate_ids, 10, lambda i, m: 150 * (m + 1) if i == 0 else 2)
-    resp = page.request.post("/api/flow/ingest", data={"readings": batch})
+    resp = page.request.post("/api/flow/ingest", headers=write_headers("flow"), data={"readings": batch})
     assert resp.status == 202, resp.text()
     before = int(page.locator("#flow-board-card").get_attribute("data-refreshes") or 0)
     expect(page.locator("#flow-board-card")).not_to_have_attribute("data-refreshes", str(before), timeout=6_000)
@@ -102,7 +103,7 @@ def test_flow_board_greys_stale_gates_and_spreads_redirects(page, gateway):
     old = (now - timedelta(days=9)).isoformat().replace("+00:00", "Z")
     batch.append({"stadiumId": stadium, "gateId": "G13", "ts": old, "perMinuteCount": 15, "avgProcessingTime": 6.0,
                   "queueLength": 0})
-    assert page.request.post("/api/flow/ingest", data={"readings": batch}).status == 202
+    assert page.request.post("/api/flow/ingest", headers=write_headers("flow"), data={"readings": batch}).status == 202
     page.goto("/#flow")
     page.select_option("#flow-stadium", stadium)
     board = page.locator("#flow-board")

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from tests.conftest import ROOT
 
 from .conftest import require_service, screenshot
+from tests.conftest import write_headers
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 DATA = ROOT / "data" / "walmart_sales" / "Walmart_Store_sales.csv"
@@ -32,7 +33,7 @@ def post_sales(page):
                 "Unemployment": float(r.Unemployment)}
         for _ in range(6):          # hot weeks: enough requests for a drift status
             assert page.request.post("/api/sales/predict", data=body).status == 200
-        resp = page.request.post("/api/sales/actuals", data=body | {"Weekly_Sales": float(r.Weekly_Sales)})
+        resp = page.request.post("/api/sales/actuals", headers=write_headers("sales"), data=body | {"Weekly_Sales": float(r.Weekly_Sales)})
         assert resp.status in (200, 201), resp.text()
     return len(late)
 
@@ -63,7 +64,7 @@ def test_sales_panel_shows_verdict_error_chart_and_drift(page, gateway):
     screenshot(page, "monitoring-sales")
 
     # Refresh re-reads the service: a new actual moves the count shown.
-    page.request.post("/api/sales/actuals", data={"Store": 1, "Date": "2012-10-26", "Holiday_Flag": 0,
+    page.request.post("/api/sales/actuals", headers=write_headers("sales"), data={"Store": 1, "Date": "2012-10-26", "Holiday_Flag": 0,
                                                   "Temperature": 60.0, "Fuel_Price": 3.5, "CPI": 220.0,
                                                   "Unemployment": 7.0, "Weekly_Sales": 1.5e6})
     after = next(v for v in page.request.get("/api/sales/monitoring").json()["versions"] if v["serving"])

@@ -10,6 +10,7 @@ from services.flow.config import load_flow_settings
 from services.flow.simulate import reading_only, simulate_day
 from services.flow.stadiums import load_stadiums
 from tests.conftest import make_settings
+from tests.conftest import write_headers
 
 
 @pytest.fixture
@@ -36,17 +37,17 @@ def one(gate="G1", minutes_ago=0, **kw) -> dict:
 
 
 def test_single_and_batch_ingest_are_idempotent(client):
-    resp = client.post("/api/flow/ingest", json=one())
+    resp = client.post("/api/flow/ingest", headers=write_headers("flow"), json=one())
     assert resp.status_code == 202 and resp.json == {"accepted": 1, "duplicates": 0}
     batch = {"readings": [one(), one(minutes_ago=1), one(gate="G2"), one(gate="G2")]}
-    assert client.post("/api/flow/ingest", json=batch).json == {"accepted": 2, "duplicates": 2}
+    assert client.post("/api/flow/ingest", headers=write_headers("flow"), json=batch).json == {"accepted": 2, "duplicates": 2}
     assert client.application.extensions["flow_state"].count_readings() == 3
 
 
 def test_bad_batch_is_rejected_whole_naming_each_index(client):
     batch = {"readings": [one(gate="G3"), one(ts="2025-12-21 18:00"), one(gateId="G99"), one(stadiumId="MARS"),
                           one(perMinuteCount=1.5), {"gateId": "G1"}]}
-    resp = client.post("/api/flow/ingest", json=batch)
+    resp = client.post("/api/flow/ingest", headers=write_headers("flow"), json=batch)
     assert resp.status_code == 400
     fields = {d["field"] for d in resp.json["error"]["details"]}
     assert {"readings[1].ts", "readings[2].gateId", "readings[3].stadiumId", "readings[4].perMinuteCount",
@@ -65,15 +66,20 @@ def test_bad_batch_is_rejected_whole_naming_each_index(client):
     ({**one(), "avgProcessingTime": "fast"}, "avgProcessingTime"),
     ({**one(), "ts": "2025-12-21T18:00:00"}, "ts"),
     ({**one(), "ts": iso(now_minute() + timedelta(days=3))}, "ts"),
+    ({**one(), "ts": iso(now_minute() - timedelta(days=31))}, "ts"),
+    ({"readings": [one("G1"), {**one("G2"), "ts": iso(now_minute() - timedelta(days=31))}]}, "readings[1].ts"),
 ])
 def test_invalid_input_is_a_400_naming_the_field(client, body, field):
-    resp = client.post("/api/flow/ingest", json=body)
+    resp = client.post("/api/flow/ingest", headers=write_headers("flow"), json=body)
     assert resp.status_code == 400, resp.json
     assert field in {d["field"] for d in resp.json["error"]["details"]}
+    # nothing half-applied: the good reading of a refused batch was not stored
+    assert client.post("/api/flow/ingest", headers=write_headers("flow"), json=one("G1")).json == {
+        "accepted": 1, "duplicates": 0}
 
 
 def test_non_json_is_415(client):
-    assert client.post("/api/flow/ingest", data="x", content_type="text/plain").status_code == 415
+    assert client.post("/api/flow/ingest", headers=write_headers("flow"), data="x", content_type="text/plain").status_code == 415
 
 
 def test_status_unknown_stadium_is_404_listing_known_ids(client):
@@ -89,7 +95,7 @@ def test_status_reflects_the_newest_reading_and_redirects(client):
         readings.append(one("G1", minutes_ago=5 - k, queueLength=400 + 40 * k, openLanes=4, perMinuteCount=30,
                             avgProcessingTime=7.0))
         readings.append(one("G2", minutes_ago=5 - k, queueLength=0, perMinuteCount=10))
-    assert client.post("/api/flow/ingest", json={"readings": readings}).status_code == 202
+    assert client.post("/api/flow/ingest", headers=write_headers("flow"), json={"readings": readings}).status_code == 202
     body = client.get("/api/flow/status?stadiumId=RABAT").json
     assert body["model_version"] and len(body["gates"]) == len(load_stadiums()["RABAT"].gates)
     assert body["anomaly_detector"] == client.get("/api/flow/model").json["metrics"]["anomaly_choice"]["served"]
@@ -108,10 +114,10 @@ def test_status_reflects_the_newest_reading_and_redirects(client):
 def test_a_late_older_reading_changes_nothing_on_the_board(client):
     readings = [one("G1", minutes_ago=6 - k, queueLength=300 + 60 * k, openLanes=4, perMinuteCount=30,
                     avgProcessingTime=7.0) for k in range(7) if k != 3]
-    client.post("/api/flow/ingest", json={"readings": readings})
+    client.post("/api/flow/ingest", headers=write_headers("flow"), json={"readings": readings})
     before = client.get("/api/flow/status?stadiumId=RABAT").json["gates"][0]
     # the missing minute arrives late, with a very different queue: stored, but not shown nor used
-    late = client.post("/api/flow/ingest", json=one("G1", minutes_ago=3, queueLength=0, perMinuteCount=0))
+    late = client.post("/api/flow/ingest", headers=write_headers("flow"), json=one("G1", minutes_ago=3, queueLength=0, perMinuteCount=0))
     assert late.json == {"accepted": 1, "duplicates": 0}
     after = client.get("/api/flow/status?stadiumId=RABAT").json["gates"][0]
     volatile = ("age_seconds",)
@@ -120,8 +126,8 @@ def test_a_late_older_reading_changes_nothing_on_the_board(client):
 
 def test_stale_gate_is_grey_aged_uncounted_and_never_a_target(client):
     # G2 is empty but its newest reading is 9 days old; G1 is jammed now; G3 is fine now
-    client.post("/api/flow/ingest", json=one("G2", minutes_ago=9 * 24 * 60, queueLength=0, perMinuteCount=10))
-    client.post("/api/flow/ingest", json={"readings": [
+    client.post("/api/flow/ingest", headers=write_headers("flow"), json=one("G2", minutes_ago=9 * 24 * 60, queueLength=0, perMinuteCount=10))
+    client.post("/api/flow/ingest", headers=write_headers("flow"), json={"readings": [
         one("G1", minutes_ago=1 - k, queueLength=600 + 40 * k, openLanes=4, perMinuteCount=30, avgProcessingTime=7.0)
         for k in range(2)]})
     body = client.get("/api/flow/status?stadiumId=RABAT").json
@@ -141,7 +147,7 @@ def test_redirects_spread_so_no_target_turns_red(client):
                                 avgProcessingTime=7.0))
         for gid in rabat.gate_ids[7:]:
             readings.append(one(gid, minutes_ago=5 - k, queueLength=5, perMinuteCount=15, avgProcessingTime=6.0))
-    assert client.post("/api/flow/ingest", json={"readings": readings}).status_code == 202
+    assert client.post("/api/flow/ingest", headers=write_headers("flow"), json={"readings": readings}).status_code == 202
     body = client.get("/api/flow/status?stadiumId=RABAT").json
     gates = {g["gateId"]: g for g in body["gates"]}
     redirects = [g["redirect"] for g in body["gates"] if g["redirect"]]
@@ -178,7 +184,7 @@ def test_simulated_surge_day_ingests_and_flags(client):
     start = now_minute() - timedelta(minutes=170)
     rows = simulate_day(load_stadiums()["RABAT_AL_MEDINA"], 11, start)
     for i in range(0, len(rows), 500):
-        assert client.post("/api/flow/ingest", json={"readings": [reading_only(r) for r in rows[i:i + 500]]}
+        assert client.post("/api/flow/ingest", headers=write_headers("flow"), json={"readings": [reading_only(r) for r in rows[i:i + 500]]}
                            ).status_code == 202
     body = client.get("/api/flow/status?stadiumId=RABAT_AL_MEDINA").json
     assert all(g["wait"] is not None and g["anomalyScore"] is not None for g in body["gates"])

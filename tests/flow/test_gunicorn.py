@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from services.flow.state import SqliteStateStore
+from tests.conftest import write_headers
 from tests.conftest import ROOT, free_port
 
 STADIUM = "TANGIER"  # 13 gates
@@ -34,6 +35,7 @@ def readings_for(client: int, n: int, start: datetime) -> list[dict]:
 def post_all(url: str, readings: list[dict], seed: int) -> tuple[int, int]:
     rng = random.Random(seed)
     session = requests.Session()
+    session.headers.update(write_headers("flow"))
     accepted = duplicates = 0
     i = 0
     while i < len(readings):

@@ -127,13 +127,15 @@ def toy(monitoring_env, file_store_uri, tmp_path):
 
 # -- the real services, trained small once per session ----------------------------------------
 @pytest.fixture(scope="session")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, request):
     """name -> a version folder of that service trained small (as its own tests train it), not published."""
     from importlib import import_module
 
     built: dict[str, Path] = {}
 
     def get(name: str) -> Path:
+        if name == "sales":                  # the session's sales artifact (tests/conftest.py)
+            return request.getfixturevalue("sales_artifact")
         if name not in built:
             base = tmp_path_factory.mktemp(f"{name}-trained")
             out = base / "artifact"

@@ -17,6 +17,7 @@ import requests
 from tests.conftest import ROOT, GunicornServer
 from tests.monitoring.conftest import create_table
 from tests.monitoring.test_sales import predictable, request_of, rows
+from tests.conftest import write_headers
 
 
 def pids_that_served(prom_dir: Path, endpoint: str) -> set[str]:
@@ -64,16 +65,16 @@ def test_two_workers_one_answer(backend, sales_artifact, request, tmp_path):
 
         def post(args):
             url, body = args
-            return requests.post(url, json=body, timeout=30).status_code
+            return requests.post(url, headers=write_headers("sales"), json=body, timeout=30).status_code
 
         with ThreadPoolExecutor(8) as pool:
             codes = list(pool.map(post, [(predict, b) for b in normal + drifted]))
             codes += list(pool.map(post, [(f"{server.url}/api/sales/actuals", b) for b in actuals]))
         assert codes.count(200) == 480 and codes.count(201) == len(actuals), set(codes)
         assert len(pids_that_served(prom, "/api/sales/predict")) == 2, "both workers must have answered"
-        repeat = requests.post(f"{server.url}/api/sales/actuals", json=actuals[0], timeout=10)
+        repeat = requests.post(f"{server.url}/api/sales/actuals", headers=write_headers("sales"), json=actuals[0], timeout=10)
         assert repeat.status_code == 200 and repeat.json()["status"] == "duplicate"
-        clash = requests.post(f"{server.url}/api/sales/actuals", json=actuals[0] | {"Weekly_Sales": 1.0}, timeout=10)
+        clash = requests.post(f"{server.url}/api/sales/actuals", headers=write_headers("sales"), json=actuals[0] | {"Weekly_Sales": 1.0}, timeout=10)
         assert clash.status_code == 409 and "Store=" in clash.json()["error"]["message"]
 
         deadline = time.monotonic() + 20

@@ -9,6 +9,7 @@ import pytest
 
 from services.common.monitoring import MIN_ACTUALS
 from tests.monitoring.conftest import publish_toy
+from tests.conftest import write_headers
 
 
 def post_rows(client, xs, color="red"):
@@ -44,32 +45,32 @@ def test_requests_that_fail_are_not_observed(toy):
 
 def test_actuals_are_scored_idempotent_and_conflicts_are_409(toy):
     client = toy.test_client()
-    first = client.post("/api/toy/actuals", json={"id": 12, "x": 1.5, "color": "red", "y": 4.0})
+    first = client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": 12, "x": 1.5, "color": "red", "y": 4.0})
     assert first.status_code == 201, first.json
     record = first.json
     assert record["status"] == "stored" and record["key"] == "id=12" and record["model_version"] == "v1"
     assert record["prediction"] == 3.0 and record["baseline_prediction"] == 0.0
     assert record["model_loss"] == 1.0 and record["baseline_loss"] == 4.0 and record["in_training"] is False
-    again = client.post("/api/toy/actuals", json={"id": 12, "x": 1.5, "color": "red", "y": 4.0})
+    again = client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": 12, "x": 1.5, "color": "red", "y": 4.0})
     assert again.status_code == 200 and again.json["status"] == "duplicate" and again.json["prediction"] == 3.0
-    conflict = client.post("/api/toy/actuals", json={"id": 12, "x": 1.5, "color": "red", "y": 9.0})
+    conflict = client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": 12, "x": 1.5, "color": "red", "y": 9.0})
     assert conflict.status_code == 409
     error = conflict.json["error"]
     assert error["code"] == "conflict" and "id=12" in error["message"] and error["details"][0]["field"] == "id"
     live = client.get("/api/toy/monitoring").json["versions"][0]["live_error"]
     assert live["actuals"] == 1 and live["model_score"] == 1.0 and live["baseline_score"] == 4.0
-    bad = client.post("/api/toy/actuals", json={"id": 13, "x": 1.5, "color": "red"})
+    bad = client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": 13, "x": 1.5, "color": "red"})
     assert bad.status_code == 400 and bad.json["error"]["details"][0]["field"] == "y"
 
 
 def test_verdict_waits_for_enough_actuals_then_compares_with_the_baseline(toy):
     client = toy.test_client()
     for i in range(MIN_ACTUALS - 1):
-        assert client.post("/api/toy/actuals", json={"id": i, "x": 1.0, "color": "red", "y": 2.5}).status_code == 201
+        assert client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": i, "x": 1.0, "color": "red", "y": 2.5}).status_code == 201
     current = client.get("/api/toy/monitoring").json["versions"][0]
     assert current["verdict"].startswith(f"not enough actuals yet: {MIN_ACTUALS - 1} of the {MIN_ACTUALS}")
     assert current["live_error"]["beats_baseline"] is None
-    client.post("/api/toy/actuals", json={"id": 100, "x": 1.0, "color": "red", "y": 2.5})
+    client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": 100, "x": 1.0, "color": "red", "y": 2.5})
     live = client.get("/api/toy/monitoring").json["versions"][0]
     assert live["live_error"]["model_score"] == pytest.approx(0.5) and live["live_error"]["baseline_score"] == 2.5
     assert live["live_error"]["beats_baseline"] is True and live["live_error"]["in_training"] == 10
@@ -85,7 +86,7 @@ def test_a_worse_model_is_reported_as_not_beating_the_baseline(toy, tmp_path):
     publish_toy(toy.extensions["model_store"], tmp_path, "v2", scale=10.0, baseline=1.0)
     toy.extensions["model_holder"].refresh()
     for i in range(MIN_ACTUALS):
-        client.post("/api/toy/actuals", json={"id": i, "x": 1.0, "color": "red", "y": 2.0})
+        client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": i, "x": 1.0, "color": "red", "y": 2.0})
     versions = client.get("/api/toy/monitoring").json["versions"]
     assert [v["model_version"] for v in versions] == ["v2", "v1"] and versions[0]["serving"]
     assert "does NOT beat the constant baseline" in versions[0]["verdict"]
@@ -97,7 +98,7 @@ def test_gauges_and_emf_carry_the_same_figures(toy, caplog):
     client = toy.test_client()
     post_rows(client, np.full(250, 9.0), "red")            # every value above the training maximum
     for i in range(MIN_ACTUALS):
-        client.post("/api/toy/actuals", json={"id": i, "x": 1.0, "color": "red", "y": 3.0})
+        client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": i, "x": 1.0, "color": "red", "y": 3.0})
     monitor = toy.extensions["monitor"]
     monitor.settings.emf_seconds = 1
     monitor._last_emf = 0.0
@@ -157,7 +158,7 @@ def test_a_failing_store_never_fails_predictions_or_readiness_and_keeps_its_coun
     resp = client.get("/api/toy/monitoring")
     assert resp.status_code == 503 and resp.json["error"]["code"] == "monitoring_unavailable"
     assert "not-created-yet" in resp.json["error"]["message"]
-    resp = client.post("/api/toy/actuals", json={"id": 1, "x": 1.0, "color": "red", "y": 1.0})
+    resp = client.post("/api/toy/actuals", headers=write_headers("toy"), json={"id": 1, "x": 1.0, "color": "red", "y": 1.0})
     assert resp.status_code == 503 and resp.json["error"]["code"] == "monitoring_unavailable"
     assert "model_monitoring_failures_total" in client.get("/api/toy/metrics").get_data(as_text=True)
     # The table appears (e.g. terraform applied late): the counts kept in memory reach it.

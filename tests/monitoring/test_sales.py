@@ -7,6 +7,7 @@ import pytest
 
 from services.common.monitoring import MIN_ACTUALS
 from tests.conftest import ROOT, make_settings
+from tests.conftest import write_headers
 
 DATA = ROOT / "data" / "walmart_sales" / "Walmart_Store_sales.csv"
 
@@ -97,7 +98,7 @@ def test_actuals_give_live_wmae_beside_the_baseline(sales_app):
     model_abs, base_abs, weights = [], [], []
     for r in late.itertuples():
         body = request_of(r) | {"Date": r.Date.strftime("%Y-%m-%d"), "Weekly_Sales": float(r.Weekly_Sales)}
-        resp = client.post("/api/sales/actuals", json=body)
+        resp = client.post("/api/sales/actuals", headers=write_headers("sales"), json=body)
         assert resp.status_code == 201, resp.json
         served = client.post("/api/sales/predict", json=request_of(r) | {"Date": r.Date.strftime("%Y-%m-%d")}).json
         assert resp.json["prediction"] == pytest.approx(served["prediction"], abs=0.005)   # /predict rounds to cents
@@ -128,7 +129,7 @@ def test_a_week_after_the_history_uses_the_baseline_from_its_end(sales_app):
     last = model.last_week
     body = {"Store": 1, "Date": (last + pd.Timedelta(weeks=3)).isoformat(), "Holiday_Flag": 0, "Temperature": 60.0,
             "Fuel_Price": 3.5, "CPI": 220.0, "Unemployment": 7.0, "Weekly_Sales": 1_500_000.0}
-    resp = client.post("/api/sales/actuals", json=body)
+    resp = client.post("/api/sales/actuals", headers=write_headers("sales"), json=body)
     assert resp.status_code == 201, resp.json
     assert resp.json["in_training"] is False and resp.json["detail"]["lags_from"] == "forecast"
     assert resp.json["detail"]["baseline_weeks_ahead"] == 3
@@ -138,5 +139,5 @@ def test_a_week_after_the_history_uses_the_baseline_from_its_end(sales_app):
                 "level_adjusted_seasonal_naive": y[n - 1 + 3 - 52] * y[-8:].mean() / y[-60:-52].mean()}[name]
     assert resp.json["baseline_prediction"] == pytest.approx(float(expected))
     assert resp.json["detail"]["forecast_prediction"] == pytest.approx(float(model.stores[1].forecast_mean[2]))
-    unknown = client.post("/api/sales/actuals", json=body | {"Store": 99})
+    unknown = client.post("/api/sales/actuals", headers=write_headers("sales"), json=body | {"Store": 99})
     assert unknown.status_code == 400 and unknown.json["error"]["details"][0]["field"] == "Store"

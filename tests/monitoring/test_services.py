@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from services.common.monitoring import MIN_ACTUALS
+from tests.conftest import write_headers
 
 
 def monitoring_of(client, service):
@@ -23,7 +24,7 @@ def test_powerball_scores_a_draw_by_log_loss_beside_uniform(service_app):
     model = app.extensions["model_holder"].current.model
     day = (date.fromisoformat(model.last_draw) + timedelta(days=3)).isoformat()
     draw = {"date": day, "white_balls": [61, 3, 17, 44, 28], "powerball": 9}
-    resp = client.post("/api/powerball/actuals", json=draw)
+    resp = client.post("/api/powerball/actuals", headers=write_headers("powerball"), json=draw)
     assert resp.status_code == 201, resp.json
     body = resp.json
     white = [model.white_weights[n - 1] / 5 for n in (3, 17, 28, 44, 61)]
@@ -32,12 +33,12 @@ def test_powerball_scores_a_draw_by_log_loss_beside_uniform(service_app):
     assert body["baseline_loss"] == pytest.approx(-(5 * math.log(1 / 69) + math.log(1 / 26)) / 6)
     assert body["baseline"] == "uniform" and body["metric"] == "log_loss_per_ball" and body["in_training"] is False
     assert body["actual"] == {"white_balls": [3, 17, 28, 44, 61], "powerball": 9}
-    again = client.post("/api/powerball/actuals", json=draw | {"white_balls": [3, 17, 28, 44, 61]})
+    again = client.post("/api/powerball/actuals", headers=write_headers("powerball"), json=draw | {"white_balls": [3, 17, 28, 44, 61]})
     assert again.status_code == 200 and again.json["status"] == "duplicate"      # the same draw, in another order
-    assert client.post("/api/powerball/actuals", json=draw | {"powerball": 10}).status_code == 409
-    bad = client.post("/api/powerball/actuals", json=draw | {"white_balls": [1, 1, 2, 3, 4]})
+    assert client.post("/api/powerball/actuals", headers=write_headers("powerball"), json=draw | {"powerball": 10}).status_code == 409
+    bad = client.post("/api/powerball/actuals", headers=write_headers("powerball"), json=draw | {"white_balls": [1, 1, 2, 3, 4]})
     assert bad.status_code == 400 and bad.json["error"]["details"][0]["field"] == "white_balls"
-    early = client.post("/api/powerball/actuals", json=draw | {"date": "2010-01-02"})
+    early = client.post("/api/powerball/actuals", headers=write_headers("powerball"), json=draw | {"date": "2010-01-02"})
     assert early.status_code == 400 and early.json["error"]["details"][0]["field"] == "date"
     current = monitoring_of(client, "powerball")
     assert current["drift"]["status"] == "not applicable"
@@ -75,7 +76,7 @@ def test_demand_actuals_beside_the_promo_adjusted_baseline_and_drift(service_app
     late = rows[rows["week_end_date"] == rows["week_end_date"].max()].head(MIN_ACTUALS)
     expected = baseline.predict(late.drop(columns=["units"]))
     for r, want in zip(late.itertuples(), expected):
-        resp = client.post("/api/demand/actuals", json=request_of(r) | {"units": float(r.units)})
+        resp = client.post("/api/demand/actuals", headers=write_headers("demand"), json=request_of(r) | {"units": float(r.units)})
         assert resp.status_code == 201, resp.json
         served = client.post("/api/demand/predict", json=request_of(r)).json["prediction"]
         assert resp.json["prediction"] == pytest.approx(served)
@@ -114,7 +115,7 @@ def test_forecast_scores_a_match_after_the_data_beside_its_competitions_baseline
     match = {"team_a": "Morocco", "team_b": "Egypt", "stadium": stadium, "time": "20:00", "stage": "Round of 16",
              "date": (last + timedelta(days=2)).isoformat()}
     served = client.post("/api/forecast/predict", json=match).json
-    resp = client.post("/api/forecast/actuals", json=match | {"attendance": 41000})
+    resp = client.post("/api/forecast/actuals", headers=write_headers("forecast"), json=match | {"attendance": 41000})
     assert resp.status_code == 201, resp.json
     body = resp.json
     assert body["prediction"] == served["predicted_attendance"] and body["in_training"] is False
@@ -122,10 +123,10 @@ def test_forecast_scores_a_match_after_the_data_beside_its_competitions_baseline
     assert body["detail"]["baseline_name"] == verdict["strongest_baseline_on_test"]
     assert 0 <= body["baseline_prediction"] <= served["stadium_capacity"]
     assert body["model_loss"] == abs(41000 - served["predicted_attendance"])
-    same = client.post("/api/forecast/actuals", json=match | {"team_a": "Egypt", "team_b": "Morocco",
+    same = client.post("/api/forecast/actuals", headers=write_headers("forecast"), json=match | {"team_a": "Egypt", "team_b": "Morocco",
                                                               "attendance": 40000})
     assert same.status_code == 409 and "team_a=egypt|team_b=morocco" in same.json["error"]["message"]
-    seen = client.post("/api/forecast/actuals", json=match | {"date": (last - timedelta(days=3)).isoformat(),
+    seen = client.post("/api/forecast/actuals", headers=write_headers("forecast"), json=match | {"date": (last - timedelta(days=3)).isoformat(),
                                                               "attendance": 40000})
     assert seen.status_code == 400 and seen.json["error"]["details"][0]["field"] == "date"
     for _ in range(3):   # an unknown team counts as unknown in the pooled team feature
@@ -153,9 +154,9 @@ def test_flow_ingest_drift_and_no_actuals(service_app, tmp_path, monkeypatch):
     monkeypatch.setenv("FLOW_SQLITE_PATH", str(tmp_path / "flow.sqlite3"))
     app = service_app("flow")
     client = app.test_client()
-    assert client.post("/api/flow/actuals", json={}).status_code in (404, 405)
+    assert client.post("/api/flow/actuals", headers=write_headers("flow"), json={}).status_code in (404, 405)
     batch = readings(60)
-    assert client.post("/api/flow/ingest", json={"readings": batch}).status_code == 202
+    assert client.post("/api/flow/ingest", headers=write_headers("flow"), json={"readings": batch}).status_code == 202
     current = monitoring_of(client, "flow")
     assert current["live_error"] is None and current["verdict"].startswith("no actuals for this service")
     features = current["drift"]["features"]
@@ -163,7 +164,7 @@ def test_flow_ingest_drift_and_no_actuals(service_app, tmp_path, monkeypatch):
     shifted = readings(60, proc_add=80.0)       # every processing time beyond the simulator's largest
     for r in shifted:
         r["ts"] = (datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) + timedelta(minutes=1)).isoformat()
-    assert client.post("/api/flow/ingest", json={"readings": shifted}).status_code == 202
+    assert client.post("/api/flow/ingest", headers=write_headers("flow"), json={"readings": shifted}).status_code == 202
     features = monitoring_of(client, "flow")["drift"]["features"]
     proc = features["avgProcessingTime"]
     assert proc["status"] == "drift" and proc["above_share"] == pytest.approx(0.5)

@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from services.gateway import built_services
+from tests.conftest import write_headers
 from tests.conftest import GunicornServer
 
 pytestmark = [pytest.mark.slow,
@@ -47,7 +48,7 @@ def test_killed_worker_loses_no_accepted_reading(small_models, tmp_path):
                               "avgProcessingTime": 6.0, "queueLength": 50, "openLanes": 6})
             minute += 1
             try:
-                resp = session.post(f"{server.url}/api/flow/ingest", json={"readings": batch}, timeout=10)
+                resp = session.post(f"{server.url}/api/flow/ingest", headers=write_headers("flow"), json={"readings": batch}, timeout=10)
             except requests.RequestException as exc:  # the killed worker's connection: not acknowledged
                 errors.append(type(exc).__name__)
                 session = requests.Session()
