@@ -126,12 +126,34 @@ module "monitoring_table" {
   tags                = local.tags
 }
 
+# The write keys of each service (services/common/auth.py): a secret with no
+# value in Terraform; scripts/set_api_keys.sh sets and rotates it.
+module "api_keys" {
+  source = "./modules/api_keys"
+
+  name                    = local.prefix
+  services                = keys(local.services)
+  recovery_window_in_days = var.force_destroy ? 0 : var.api_keys_recovery_window_days
+  tags                    = local.tags
+}
+
+module "waf" {
+  source = "./modules/waf"
+  count  = var.waf.enabled ? 1 : 0
+
+  name                = "${local.prefix}-api"
+  load_balancer_arn   = module.alb.arn
+  rate_limit          = var.waf.rate_limit
+  rate_window_seconds = var.waf.rate_window_seconds
+  tags                = local.tags
+}
+
 module "iam" {
   source = "./modules/iam"
 
   name              = local.prefix
   models_bucket_arn = module.s3.models_bucket_arn
-  services          = { for k, s in local.services : k => { model_prefix = s.model_prefix } }
+  services          = { for k, s in local.services : k => { model_prefix = s.model_prefix, api_keys_secret_arn = module.api_keys.secret_arns[k] } }
   training          = { for k, t in local.training : k => { family = "${local.prefix}-${k}-train", region = local.region } }
   cluster_arn       = aws_ecs_cluster.this.arn
   state_tables = local.flow_enabled ? {
@@ -222,8 +244,11 @@ module "service" {
   dynamodb_prefix_list_id = module.vpc.dynamodb_prefix_list_id
   vpc_cidr                = module.vpc.vpc_cidr
 
-  execution_role_arn = module.iam.execution_role_arn
+  execution_role_arn = module.iam.service_execution_role_arns[each.key]
   task_role_arn      = module.iam.task_role_arns[each.key]
+
+  # API_KEYS from this service's own secret, injected by ECS at start (never in the task definition).
+  secrets = { API_KEYS = module.api_keys.secret_arns[each.key] }
 
   environment = merge(
     {

@@ -99,3 +99,13 @@ output "monitoring_namespace" {
   description = "CloudWatch namespace of the monitoring metrics (drift PSI, live error against the baseline)."
   value       = local.monitoring_namespace
 }
+
+output "api_key_secrets" {
+  description = "Write-key secret name per service (scripts/set_api_keys.sh sets and rotates them)."
+  value       = module.api_keys.secret_names
+}
+
+output "waf_web_acl_arn" {
+  description = "ARN of the API's WAF web ACL (null when var.waf.enabled is false)."
+  value       = try(module.waf[0].web_acl_arn, null)
+}

@@ -261,3 +261,29 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "waf" {
+  description = "A WAF web ACL on the ALB: a per-IP rate limit (requests per window) and AWS managed common rules. On in the prod example."
+  type = object({
+    enabled             = bool
+    rate_limit          = optional(number, 2000)
+    rate_window_seconds = optional(number, 300)
+  })
+  default = { enabled = false }
+
+  validation {
+    condition     = var.waf.rate_limit >= 10 && contains([60, 120, 300, 600], var.waf.rate_window_seconds)
+    error_message = "waf.rate_limit must be >= 10 and waf.rate_window_seconds one of 60, 120, 300, 600."
+  }
+}
+
+variable "api_keys_recovery_window_days" {
+  description = "Days a deleted write-key secret can be restored (0: deleted at once, for throwaway stacks)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.api_keys_recovery_window_days == 0 || (var.api_keys_recovery_window_days >= 7 && var.api_keys_recovery_window_days <= 30)
+    error_message = "api_keys_recovery_window_days must be 0 or 7-30."
+  }
+}

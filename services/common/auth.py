@@ -31,8 +31,9 @@ KEY_HEADER = "X-Api-Key"
 
 
 def on_ecs() -> bool:
-    """ECS (Fargate and EC2) sets the task metadata endpoint in every container."""
-    return bool(os.environ.get("ECS_CONTAINER_METADATA_URI_V4") or os.environ.get("ECS_CONTAINER_METADATA_URI"))
+    """ECS (Fargate and EC2) sets the task metadata endpoint and AWS_EXECUTION_ENV in every container."""
+    return bool(os.environ.get("ECS_CONTAINER_METADATA_URI_V4") or os.environ.get("ECS_CONTAINER_METADATA_URI")
+                or os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_ECS"))
 
 
 def new_key(service: str) -> str:

@@ -50,10 +50,22 @@ aws_env = fargate.moto_env   # the tests' name for it
 
 @pytest.fixture(scope="session")
 def task_definitions(tier_tools, tier_moto, tmp_path_factory) -> dict[str, fargate.TaskDefinition]:
-    """By container name: what `terraform apply` of examples/dev gives ECS."""
-    return fargate.task_definitions_from_terraform(
+    """By container name: what `terraform apply` of examples/dev gives ECS; each service's write-key
+    secret given a value (TIER_KEYS) as scripts/set_api_keys.sh init does."""
+    import boto3
+
+    found = fargate.task_definitions_from_terraform(
         tier_moto.endpoint, tmp_path_factory.mktemp("terraform"),
         {"region": "eu-west-1", "image_tag": TAG})
+    client = boto3.client("secretsmanager", endpoint_url=tier_moto.endpoint, region_name="eu-west-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # pragma: allowlist secret
+    for name, td in found.items():
+        for secret in td.container.get("secrets", []):
+            client.put_secret_value(SecretId=secret["valueFrom"], SecretString=TIER_KEYS[name])
+    return found
+
+
+TIER_KEYS = {s: f"{s}_container_tier_{'k' * 30}" for s in SERVICES}
 
 
 @pytest.fixture(scope="session")

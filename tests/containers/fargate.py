@@ -17,6 +17,10 @@ What cannot run here is emulated, each the closest thing podman has:
 - initProcessEnabled: podman --init with tini, the init Docker's --init runs.
 - what ECS itself puts in every task's environment: AWS_REGION and AWS_DEFAULT_REGION (the
   task's region), AWS_EXECUTION_ENV; the task role's credentials are moto's fixed test ones.
+- the container definition's `secrets`: ECS's agent reads each from Secrets Manager with the task's
+  execution role before the container starts and sets it in the environment, and the task fails to
+  start (ResourceInitializationError) when one cannot be read; here the same read goes to the moto
+  server (its IAM is not enforced: which role may read which secret is checked by the apply tier).
 - the image's HEALTHCHECK is off (--no-healthcheck): ECS ignores health checks that are only in
   the image; the load balancer probes the service's health path instead.
 - CPU is not capped (the machine is shared by 8 engineers; a 0.25-vCPU quota measures them,
@@ -114,6 +118,21 @@ class TaskDefinition:
     def port(self) -> int:
         (mapping,) = self.container["portMappings"]
         return int(mapping["containerPort"])
+
+    def secrets(self, endpoint: str) -> dict[str, str]:
+        """The `secrets` as ECS injects them: each valueFrom read from Secrets Manager (moto here)."""
+        import boto3
+
+        client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name=self.region,
+                              aws_access_key_id="testing", aws_secret_access_key="testing")  # pragma: allowlist secret
+        out = {}
+        for secret in self.container.get("secrets", []):
+            try:
+                out[secret["name"]] = client.get_secret_value(SecretId=secret["valueFrom"])["SecretString"]
+            except client.exceptions.ResourceNotFoundException:
+                raise RuntimeError(f"ResourceInitializationError: unable to retrieve secret {secret['valueFrom']} "
+                                   f"for {secret['name']}: it has no value (scripts/set_api_keys.sh init)") from None
+        return out
 
 
 DEPLOYABLE = "examples/dev"  # a configuration that calls the platform module with a provider
@@ -259,7 +278,7 @@ class Task:
         # ECS's own variables first; the task definition's override them, as in ECS.
         ecs = {"AWS_REGION": self.definition.region, "AWS_DEFAULT_REGION": self.definition.region,
                "AWS_EXECUTION_ENV": "AWS_ECS_FARGATE"}
-        env = {**ecs, **self.definition.environment, **MOTO_CREDENTIALS,
+        env = {**ecs, **self.definition.environment, **self.definition.secrets(self.aws_endpoint), **MOTO_CREDENTIALS,
                "AWS_ENDPOINT_URL": self.aws_endpoint.replace("127.0.0.1", HOST_LOOPBACK), **self.extra_env}
         for key in sorted(env):
             args += ["-e", f"{key}={env[key]}"]

@@ -18,7 +18,7 @@ from services.common.registry import load_registry
 from tests.test_serving_imports import FORBIDDEN, STDLIB_PICKLERS, dependency_sets
 
 from . import fargate
-from .conftest import REPOSITORY_BASE, SERVICES, TAG, aws_env
+from .conftest import REPOSITORY_BASE, SERVICES, TAG, TIER_KEYS, aws_env
 
 pytestmark = pytest.mark.slow
 
@@ -55,10 +55,10 @@ def gunicorn_setting(name: str):
     raise KeyError(name)
 
 
-def request(url: str, method: str = "GET", body=None) -> tuple[int, str, object]:
+def request(url: str, method: str = "GET", body=None, headers: dict | None = None) -> tuple[int, str, object]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"} if data else {})
+                                 headers={**({"Content-Type": "application/json"} if data else {}), **(headers or {})})
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             status, ctype, raw = resp.status, resp.headers.get("Content-Type", ""), resp.read()
@@ -125,6 +125,16 @@ def test_service_serves_and_stops_as_its_task_definition_runs_it(service, task_d
         status, ctype, body = request(base + path, method, bad_body)
         assert 400 <= status < 500 and ctype.startswith("application/json"), (status, body)
         assert field in json.dumps(body["error"]), f"the refusal should name {field!r}: {body}"
+
+        # the write route takes the key ECS injected from the service's secret (API_KEYS), and only it
+        write = f"{base}/ingest" if service == "flow" else f"{base}/actuals"
+        status, _, body = request(write, "POST", {})
+        assert status == 401 and body["error"]["code"] == "unauthorized", (status, body)
+        status, _, body = request(write, "POST", {}, {"Authorization": f"Bearer {TIER_KEYS[service]}"})
+        assert status == 400, (status, body)          # past the key check: the empty body is refused
+        other = next(s for s in SERVICES if s != service)
+        status, _, body = request(write, "POST", {}, {"Authorization": f"Bearer {TIER_KEYS[other]}"})
+        assert status == 403, (status, body)
 
         graceful = gunicorn_setting("graceful_timeout")
         task.signal("TERM")

@@ -348,6 +348,11 @@ def test_every_service_runs_its_task_definition_privately_in_two_zones(applied, 
         assert env["MONITORING_DYNAMODB_TABLE"] == applied.applied["monitoring_tables"][name]
         assert env["MONITORING_NAMESPACE"] == applied.applied["monitoring_namespace"]
         assert task["taskRoleArn"].endswith(f"role/{PREFIX}-{name}-task")
+        # the write keys: from this service's own secret, through its own execution role
+        assert container["secrets"] == [{"name": "API_KEYS",
+                                         "valueFrom": secret_arn(boto, applied.applied["api_key_secrets"][name])}]
+        assert "API_KEYS" not in env
+        assert task["executionRoleArn"].endswith(f"role/{PREFIX}-{name}-ecs-execution")
 
 
 def test_autoscaling_targets_follow_the_registry_with_the_production_floor(applied, boto):
@@ -439,12 +444,75 @@ def test_the_monitoring_store_works_on_the_table_terraform_made(applied, boto):
                                    "in_training": 1}]
 
 
-def test_execution_role_carries_only_the_managed_ecs_policy(applied, boto):
+def secret_arn(boto, name: str) -> str:
+    return boto("secretsmanager").describe_secret(SecretId=name)["ARN"]
+
+
+def test_execution_roles_carry_the_managed_ecs_policy_and_only_their_own_secret(applied, boto):
     iam = boto("iam")
-    role = f"{PREFIX}-ecs-execution"
-    attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]]
-    assert attached == ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+    managed = ["arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"]
+    role = f"{PREFIX}-ecs-execution"          # the training tasks': no secret
+    assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]] == managed
     assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
+    secrets = applied.applied["api_key_secrets"]
+    assert set(secrets) == set(REGISTRY)
+    for name in REGISTRY:
+        role = f"{PREFIX}-{name}-ecs-execution"
+        assert [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]] == managed
+        assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["read-own-api-keys"]
+        doc = iam.get_role_policy(RoleName=role, PolicyName="read-own-api-keys")["PolicyDocument"]
+        doc = json.loads(doc) if isinstance(doc, str) else doc
+        (statement,) = doc["Statement"]
+        assert statement["Action"] in ("secretsmanager:GetSecretValue", ["secretsmanager:GetSecretValue"])
+        assert statement["Resource"] in (secret_arn(boto, secrets[name]), [secret_arn(boto, secrets[name])])
+
+
+def test_secrets_are_created_without_a_value_and_the_script_sets_rotates_and_retires_keys(applied, boto):
+    sm = boto("secretsmanager")
+    secrets = applied.applied["api_key_secrets"]
+    state = applied.run("show", "-json").stdout
+    assert "SecretString" not in state and "secret_string" not in state
+    with pytest.raises(sm.exceptions.ResourceNotFoundException):
+        sm.get_secret_value(SecretId=secrets["sales"])        # Terraform wrote no value
+
+    init = script(applied, "set_api_keys.sh", "init", "--all")
+    assert init.returncode == 0, init.stderr
+    printed = dict(line.split("=", 1) for line in init.stdout.split())
+    assert set(printed) == set(REGISTRY)
+    for name, key in printed.items():
+        assert key.startswith(f"{name}_") and len(key) >= 40
+        assert sm.get_secret_value(SecretId=secrets[name])["SecretString"] == key
+    again = script(applied, "set_api_keys.sh", "init", "sales")
+    assert again.returncode == 0 and again.stdout == "" and "already holds a key" in again.stderr
+
+    rotated = script(applied, "set_api_keys.sh", "rotate", "sales")
+    assert rotated.returncode == 0, rotated.stderr
+    new = rotated.stdout.strip().split("=", 1)[1]
+    assert sm.get_secret_value(SecretId=secrets["sales"])["SecretString"] == f"{printed['sales']},{new}"
+    shown = script(applied, "set_api_keys.sh", "show", "sales")
+    assert shown.stdout.strip() == f"sales={new}"
+    retired = script(applied, "set_api_keys.sh", "retire", "sales")
+    assert retired.returncode == 0, retired.stderr
+    assert sm.get_secret_value(SecretId=secrets["sales"])["SecretString"] == new
+    unknown = script(applied, "set_api_keys.sh", "rotate", "nosuch")
+    assert unknown.returncode != 0 and "unknown service" in unknown.stderr
+
+
+def test_the_waf_rate_limits_per_ip_and_guards_the_load_balancer(applied, boto):
+    wafv2 = boto("wafv2")
+    arn = applied.applied["waf_web_acl_arn"]
+    acls = {a["ARN"]: a for a in wafv2.list_web_acls(Scope="REGIONAL")["WebACLs"]}
+    acl = wafv2.get_web_acl(Name=acls[arn]["Name"], Scope="REGIONAL", Id=acls[arn]["Id"])["WebACL"]
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    rate = rules["rate-limit-per-ip"]["Statement"]["RateBasedStatement"]
+    assert (rate["Limit"], rate["AggregateKeyType"]) == (2000, "IP")
+    common = rules["aws-common-rules"]["Statement"]["ManagedRuleGroupStatement"]
+    assert common["Name"] == "AWSManagedRulesCommonRuleSet"
+    # flow's batched ingest (up to ~60 KB) must pass the managed 8 KB body rule: it only counts
+    assert [o["Name"] for o in common["RuleActionOverrides"]] == ["SizeRestrictions_BODY"]
+    lbs = boto("elbv2").describe_load_balancers()["LoadBalancers"]
+    (alb,) = [lb for lb in lbs if lb["LoadBalancerName"].startswith(PREFIX)]
+    assert wafv2.get_web_acl_for_resource(ResourceArn=alb["LoadBalancerArn"])["WebACL"]["ARN"] == arn
 
 
 def test_alarms_watch_every_service_and_notify_the_topic(applied, boto):

@@ -211,7 +211,9 @@ def test_every_service_family_is_driven_by_the_registry():
     assert calls["ecr"]["repositories"] == "${keys(local.services)}"
     assert calls["training"]["for_each"] == "${var.create_services ? local.training : {}}"
     assert calls["alb"]["services"].startswith("${{for k, s in local.services : k => {")
-    assert calls["iam"]["services"] == "${{for k, s in local.services : k => {model_prefix = s.model_prefix}}}"
+    assert calls["iam"]["services"] == ("${{for k, s in local.services : k => {model_prefix = s.model_prefix, "
+                                        "api_keys_secret_arn = module.api_keys.secret_arns[k]}}}")
+    assert calls["api_keys"]["services"] == "${keys(local.services)}"
     # ... and inside the modules each family iterates over what it was given.
     assert hcl.resources("alb")["aws_lb_target_group.service"]["for_each"] == "${var.services}"
     assert hcl.resources("alb")["aws_lb_listener_rule.service"]["for_each"] == "${var.services}"
@@ -267,14 +269,22 @@ def test_each_task_role_reads_only_its_own_model_prefix(svc):
     assert policy["policy"] == "${data.aws_iam_policy_document.models_read[each.key].json}"
 
 
-def test_execution_role_has_no_s3_or_dynamodb_access():
+def test_execution_roles_have_no_s3_or_dynamodb_access_and_read_only_their_own_secret():
     res = hcl.resources("iam")
     attached = [r for k, r in res.items() if k.startswith("aws_iam_role_policy.") and "aws_iam_role.execution" in r["role"]]
-    assert attached == []
-    assert res["aws_iam_role_policy_attachment.execution"]["policy_arn"].endswith(
-        ":iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+    assert attached == []     # the training tasks' execution role: the managed policy only
+    for name in ("execution", "service_execution"):
+        assert res[f"aws_iam_role_policy_attachment.{name}"]["policy_arn"].endswith(
+            ":iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+    on_service_roles = [k for k, r in res.items() if k.startswith("aws_iam_role_policy.")
+                        and "aws_iam_role.service_execution" in r["role"]]
+    assert on_service_roles == ["aws_iam_role_policy.own_api_keys"]
+    (statement,) = hcl.data("iam")["aws_iam_policy_document.own_api_keys"]["statement"]
+    assert statement["actions"] == ["secretsmanager:GetSecretValue"]
+    assert statement["resources"] == ["${each.value.api_keys_secret_arn}"]
     call = hcl.module_calls()["service"]
-    assert call["execution_role_arn"] == "${module.iam.execution_role_arn}"
+    assert call["execution_role_arn"] == "${module.iam.service_execution_role_arns[each.key]}"
+    assert call["secrets"] == {"API_KEYS": "${module.api_keys.secret_arns[each.key]}"}
     assert call["task_role_arn"] != call["execution_role_arn"]
 
 

@@ -34,6 +34,10 @@ module "platform" {
 
   alarm_emails = var.alarm_emails
 
+  # A public API: a per-IP rate limit and AWS managed rules in front of it; writes also need the
+  # service's key (API_KEYS from Secrets Manager, set by scripts/set_api_keys.sh).
+  waf = { enabled = true, rate_limit = var.waf_rate_limit }
+
   alb_deletion_protection = var.deletion_protection
   force_destroy           = !var.deletion_protection
 

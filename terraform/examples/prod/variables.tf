@@ -77,3 +77,9 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "waf_rate_limit" {
+  description = "Requests one client IP may send per 5 minutes before the WAF blocks it."
+  type        = number
+  default     = 2000
+}

@@ -20,6 +20,7 @@ locals {
     }]
 
     environment = [for k in sort(keys(var.environment)) : { name = k, value = var.environment[k] }]
+    secrets     = [for k in sort(keys(var.secrets)) : { name = k, valueFrom = var.secrets[k] }]
 
     # The root filesystem is read-only; the only writable paths are two
     # task-local volumes at the paths the image declares as VOLUMEs owned by

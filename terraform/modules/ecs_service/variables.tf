@@ -190,3 +190,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "secrets" {
+  description = "Environment variables ECS fills from Secrets Manager at start: name => secret ARN (the execution role must be allowed to read each)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.secrets : can(regex("^arn:[a-z-]+:secretsmanager:", v))])
+    error_message = "Each secret must be a Secrets Manager ARN."
+  }
+}

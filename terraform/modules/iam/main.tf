@@ -34,6 +34,42 @@ resource "aws_iam_role_policy_attachment" "execution" {
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
+# Service execution roles: one per service, so each may read its own write-key
+# secret (injected as API_KEYS) and no other service's. The shared role above
+# starts the training tasks, which need no secret.
+resource "aws_iam_role" "service_execution" {
+  for_each = var.services
+
+  name               = "${var.name}-${each.key}-ecs-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  tags               = merge(var.tags, { Service = each.key })
+}
+
+resource "aws_iam_role_policy_attachment" "service_execution" {
+  for_each = var.services
+
+  role       = aws_iam_role.service_execution[each.key].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+data "aws_iam_policy_document" "own_api_keys" {
+  for_each = var.services
+
+  statement {
+    sid       = "ReadOwnApiKeys"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [each.value.api_keys_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "own_api_keys" {
+  for_each = var.services
+
+  name   = "read-own-api-keys"
+  role   = aws_iam_role.service_execution[each.key].id
+  policy = data.aws_iam_policy_document.own_api_keys[each.key].json
+}
+
 # Task roles: one per service, reading only that service's model prefix.
 resource "aws_iam_role" "task" {
   for_each = var.services

@@ -1,6 +1,11 @@
 output "execution_role_arn" {
-  description = "Task execution role shared by all services (image pull, logs)."
+  description = "Task execution role of the training tasks (image pull, logs; no secret)."
   value       = aws_iam_role.execution.arn
+}
+
+output "service_execution_role_arns" {
+  description = "Execution role ARN per service (image pull, logs, and its own write-key secret)."
+  value       = { for k, r in aws_iam_role.service_execution : k => r.arn }
 }
 
 output "task_role_arns" {

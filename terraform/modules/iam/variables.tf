@@ -14,9 +14,10 @@ variable "models_bucket_arn" {
 }
 
 variable "services" {
-  description = "One entry per service: its own prefix in the models bucket (models/<name>)."
+  description = "One entry per service: its own prefix in the models bucket (models/<name>) and the ARN of its write-key secret."
   type = map(object({
-    model_prefix = string
+    model_prefix        = string
+    api_keys_secret_arn = string
   }))
 
   validation {
