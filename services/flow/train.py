@@ -78,7 +78,7 @@ def day_date(k: int) -> str:
 
 
 def simulate_days(n_days: int, seed: int, quiet: bool, roles: tuple[str, ...] = ("train", "validation", "test"),
-                  first: int = 0, keep_rows: bool = False) -> list[dict]:
+                  first: int = 0, keep_rows: bool = False, novel: bool = False) -> list[dict]:
     """Day k runs under regime k mod 18, so a seed reproduces the plan and every regime gets days.
     `roles`: only the days of these roles (the seed study re-simulates the held-out days only);
     `first`: the plan's days from day `first` on (services/flow/fresh.py writes the days after training)."""
@@ -97,7 +97,8 @@ def simulate_days(n_days: int, seed: int, quiet: bool, roles: tuple[str, ...] = 
         gates = sorted(rng.choice(stadium.gate_ids, size=min(GATES_PER_DAY, len(stadium.gates)), replace=False),
                        key=lambda g: int(g[1:]))
         rows = simulate_day(stadium, int(rng.integers(2**31)), start + timedelta(days=k), list(gates), True,
-                            day_label=k, regime=regime, door_days=doors[cut:] if role == "test" else doors[:cut])
+                            day_label=k, regime=regime, door_days=doors[cut:] if role == "test" else doors[:cut],
+                            novel=novel)
         days.append({"k": k, "role": role, "regime": regime, "stadium": stadium.id, "gates": gate_tables(rows),
                      **({"rows": rows} if keep_rows else {})})
     return days
@@ -439,6 +440,17 @@ def evaluate_anomaly(frame: pd.DataFrame, seed: int, quiet: bool = True):
     return doc, served, chosen_thr[served], final
 
 
+def detect(detector, threshold: float, part: pd.DataFrame) -> dict:
+    """A fitted detector at its threshold on a frame of days, scored per event (pooled)."""
+    scores = pd.Series(np.asarray(detector.predict(part), dtype=float), index=part.index)
+    parts = []
+    for _, day in part.groupby("day", sort=True):
+        parts.append([events.score_gate((scores.loc[g.index] >= threshold).to_numpy(), g["onset"].to_numpy(),
+                                        g["label"].to_numpy())
+                      for _, g in day.sort_values("minute").groupby("gate_day", sort=True)])
+    return events.pool(events.by_day(parts))
+
+
 def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_name: str, threshold: float,
                seeds: tuple[int, ...], n_days: int, quiet: bool) -> dict:
     """The held-out days re-simulated with each simulator seed (the first is the training seed's own
@@ -464,24 +476,26 @@ def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_nam
         base_err = np.abs(baselines[divisor].predict(rows) - truth) if divisor in baselines else None
         regimes = {r: float(err[(rows["regime"] == r).to_numpy()].sum() / base_err[(rows["regime"] == r).to_numpy()].sum())
                    for r in TEST_REGIMES if (rows["regime"] == r).any()}
-        scores = pd.Series(np.asarray(detector.predict(part), dtype=float), index=part.index)
-        parts = []
-        for _, day in part.groupby("day", sort=True):
-            parts.append([events.score_gate((scores.loc[g.index] >= threshold).to_numpy(), g["onset"].to_numpy(),
-                                            g["label"].to_numpy())
-                          for _, g in day.sort_values("minute").groupby("gate_day", sort=True)])
-        pooled = events.pool(events.by_day(parts))
+        pooled = detect(detector, threshold, part)
+        novel = detect(detector, threshold, frame_of(simulate_days(len(REGIMES), s, quiet, roles=("test",),
+                                                                   novel=True)))
         per_seed[s] = {"wait_ratio": float(err.sum() / base_err.sum()), "wait_mae": float(err.mean()),
                        "baseline_mae": float(base_err.mean()), "wait_ratio_by_regime": regimes,
                        "recall_3min": pooled["recall_3min"],
                        "false_alarms_per_gate_hour": pooled["false_alarms_per_gate_hour"],
-                       "events": pooled["events"], "gate_hours": pooled["gate_hours"], "days": len(days)}
+                       "events": pooled["events"], "gate_hours": pooled["gate_hours"], "days": len(days),
+                       "novel_recall_3min": novel["recall_3min"], "novel_events": novel["events"],
+                       "novel_false_alarms_per_gate_hour": novel["false_alarms_per_gate_hour"]}
     out = {"seeds": list(seeds), "per_seed": {str(k): v for k, v in per_seed.items()},
            "wait_model": chosen, "baseline": divisor, "detector": detector_name, "threshold": threshold,
            "note": "held-out (late_rush) days simulated with each seed (the training seed's own, then half as many "
                    "per other seed); models fitted once on the training "
                    "seed's non-test days (the test fold's fit); tree-seed spread in metrics.seeds"}
-    for key in ("wait_ratio", "recall_3min", "false_alarms_per_gate_hour"):
+    out["novel_note"] = ("slow_scanner only (services/flow/simulate.py plan_day novel=True): processing time "
+                         "rising to 2-3x over 10-20 min, a mechanism no detector was written around or trained "
+                         "on; the held-out days of the plan's first 18, per seed")
+    for key in ("wait_ratio", "recall_3min", "false_alarms_per_gate_hour", "novel_recall_3min",
+                "novel_false_alarms_per_gate_hour"):
         out[key] = ev.seed_spread({k: v[key] for k, v in per_seed.items()})
     out["wait_ratio_by_regime"] = {r: ev.seed_spread({k: v["wait_ratio_by_regime"][r] for k, v in per_seed.items()})
                                    for r in TEST_REGIMES if all(r in v["wait_ratio_by_regime"] for v in per_seed.values())}
@@ -542,7 +556,8 @@ def main(argv: list[str] | None = None) -> dict:
             note=f"interval: seed {args.seed}, {interval['blocks']} held-out regimes resampled" if interval else ""),
         "wait_ratio_every_held_out_regime": {
             "met": all(t["met"] for t in by_regime.values()), "target": f"<= {TARGETS['wait_ratio_to_better_baseline']:g}",
-            "regimes_above_target": [r for r, t in by_regime.items() if not t["met"]], "by_regime": by_regime},
+            "regimes_above_target": [r for r, t in by_regime.items() if not t["met"]], "by_regime": by_regime,
+            "statement": "; ".join(t["statement"] for t in by_regime.values())},
         "recall_3min": ev.check_target(
             f"{served} recall within 3 min", study["recall_3min"]["mean"], at_least=TARGETS["recall_3min"],
             spread=study["recall_3min"], interval=day_interval(a["recall_3min_ci95_lo"], a["recall_3min_ci95_hi"]),
@@ -553,6 +568,13 @@ def main(argv: list[str] | None = None) -> dict:
             interval=day_interval(a["false_alarms_ci95_lo"], a["false_alarms_ci95_hi"]),
             note=f"interval: seed {args.seed}'s {a['days']} held-out days resampled"),
     }
+    targets["novel_anomaly_recall_3min"] = ev.check_target(
+        f"{served} recall within 3 min on slow_scanner faults", study["novel_recall_3min"]["mean"],
+        at_least=TARGETS["recall_3min"], spread=study["novel_recall_3min"],
+        note="a mechanism the detector was not written around (issue 26)")
+    targets["novel_anomaly_false_alarms_per_gate_hour"] = ev.check_target(
+        f"{served} false alarms per gate-hour on slow_scanner days", study["novel_false_alarms_per_gate_hour"]["mean"],
+        at_most=TARGETS["false_alarms_per_gate_hour"], spread=study["novel_false_alarms_per_gate_hour"])
     missed = targets["wait_ratio_every_held_out_regime"]["regimes_above_target"]
     summary = dict(summary)
     summary["statement"] += "; " + targets["wait_ratio_to_better_baseline"]["statement"] + (
@@ -577,10 +599,16 @@ def main(argv: list[str] | None = None) -> dict:
                                 "day-bootstrap interval of the best one's"},
         targets=targets,
         seed_study=study,
+        seed_study_by_seed={f"simulator seed {k}": {c: v[c] for c in (
+            "wait_ratio", "wait_mae", "baseline_mae", "recall_3min", "false_alarms_per_gate_hour", "events", "days",
+            "novel_recall_3min", "novel_false_alarms_per_gate_hour", "novel_events")} for k, v in study["per_seed"].items()},
+        wait_ratio_by_regime_over_seeds={r: {c: v[c] for c in ("mean", "std", "min", "max")}
+                                         for r, v in study["wait_ratio_by_regime"].items()},
         anomaly_summary={
             "served": served,
             "statement": f"anomaly detector served: {served}; " + targets["recall_3min"]["statement"] + "; "
-                         + targets["false_alarms_per_gate_hour"]["statement"]
+                         + targets["false_alarms_per_gate_hour"]["statement"] + "; "
+                         + targets["novel_anomaly_recall_3min"]["statement"]
                          + f"; seed {args.seed} alone: {a['events']} events on {a['days']} held-out days, median "
                            f"delay {ev.precise(a['median_delay_min'])} min"})
     metrics["summary"] = summary
