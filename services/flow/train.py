@@ -1,18 +1,20 @@
 """Simulate match days under many regimes, choose the wait model and the anomaly detector on
 held-out validation regimes, report both on held-out test regimes, publish.
 
-    python -m services.flow.train [--days 144] [--seed 42] [--no-publish] [--small]
+    python -m services.flow.train [--days 144] [--seed 42] [--until YYYY-MM-DD] [--no-publish] [--small]
 
-Split plan (grouped by regime, never by row): every day runs under one of 18 regimes (arrival
-curve x service-time distribution x staffing, services/flow/simulate.py). Eleven regimes are for
-fitting, three for validation (choosing the wait model, the detector and its threshold) and four
-for the test, which takes no part in fitting or choosing: the test says how the models do on
-gates run in ways they were not tuned to. Door-count arrival curves in the test regimes come from
-door-count days that no fitting or validation day uses.
+Split plan (grouped by regime, never by row), held out by factor: every day runs under one of 18
+regimes (arrival curve x service-time distribution x staffing, services/flow/simulate.py). The six
+late_rush regimes are the test (an arrival shape no fitting or validation day has); the six
+door_counts regimes choose the wait model, the detector and its threshold, fitted on the six early
+regimes only; the test fold is fitted on early and door-count days. The test takes no part in
+fitting or choosing. Every target is checked on the mean over 5 simulator seeds of the held-out
+days (`seed_study`), with the training seed's block interval beside it.
 
 Wait: candidates (LightGBM, L2 and L1 objectives) beside two baselines a practitioner would use,
 Little's law with the observed rate (queue / fans through per minute) and queue x processing time
-/ open lanes; the ratio reported is against the better baseline on the test regimes.
+/ open lanes; the headline ratio is against the baseline stronger on validation, with a bootstrap
+interval over the held-out regimes.
 Anomalies: four detectors, each threshold chosen on the validation days for the best recall
 within 3 minutes at <= 0.4 false alarms per gate-hour (below the 0.5 target, room for unseen
 regimes); a detector is stable when the most permissive threshold that resampled validation days
