@@ -65,8 +65,8 @@ for name, scores in outcome.validation.items():
     print(f"validation {name:32s} MAE {scores['mae']:.3f}")
 print("chosen on validation regimes:", outcome.choice.chosen)
 for group, row in wait_test.items():
-    print(f"test {group:36s} ratio to the better of Little's law (observed rate) and queue x processing / lanes: "
-          f"{row['model_mae_ratio_to_better_baseline']:.2f}")
+    print(f"test {group:36s} ratio to the stronger on validation of Little's law (observed rate) and queue x processing / lanes: "
+          f"{row['model_mae_ratio_to_strongest_baseline']:.2f}")
 anomaly, served, threshold, _ = train.evaluate_anomaly(frame, 42)
 for name, a in anomaly["test"].items():
     print(f"{name:20s} recall within 3 min {a['recall_3min']:.2f} [{a['recall_3min_ci95_lo']:.2f}, "

@@ -117,8 +117,12 @@ SERVICE_MEAN_S = {"standard": (7.0, 10.0), "security": (10.0, 14.0), "express": 
 
 def plan_day(stadium: Stadium, rng: np.random.Generator, gates: list[str] | None = None,
              anomalies: bool = True, anomaly_rate: float = 1.0, regime: str = DEFAULT_REGIME,
-             door_days: list[tuple[str, np.ndarray]] | None = None) -> list[GateDay]:
-    """Draw a match day under a regime: attendance, each gate's share and speed, injected anomalies."""
+             door_days: list[tuple[str, np.ndarray]] | None = None, novel: bool = False) -> list[GateDay]:
+    """Draw a match day under a regime: attendance, each gate's share and speed, injected anomalies.
+
+    `novel`: the anomalies are instead of a kind no detector was written around or trained on,
+    slow_scanner (a scanner fault: processing time rises gradually, to 2-3x over 10-20 minutes,
+    and stays there until the event ends, 5 minutes later), for evaluating detectors only."""
     arrivals, service, staffing = regime.split("/")
     if arrivals not in ARRIVALS or service not in SERVICES or staffing not in STAFFING:
         raise ValueError(f"unknown regime {regime}; known: {', '.join(REGIMES)}")
@@ -137,7 +141,12 @@ def plan_day(stadium: Stadium, rng: np.random.Generator, gates: list[str] | None
                       curve, shape, steps)
         if gates and gate.id not in gates:
             continue
-        if anomalies:
+        if anomalies and novel:
+            for _ in range(max(1, rng.poisson(anomaly_rate))):
+                ramp = float(rng.uniform(10, 20))
+                day.anomalies.append(Anomaly("slow_scanner", rng.uniform(20, DAY_MINUTES - 40), ramp + 5.0,
+                                             int(round(100 * rng.uniform(2.0, 3.0)))))   # size: peak factor x 100
+        elif anomalies:
             for _ in range(rng.poisson(anomaly_rate)):
                 kind = ANOMALY_KINDS[rng.choice(3, p=[0.45, 0.4, 0.15])]
                 start = rng.uniform(20, DAY_MINUTES - 25)
@@ -170,12 +179,16 @@ class GateSim:
         self.lanes_at = np.zeros(n, dtype=int)
         self.queue_at = np.zeros(n, dtype=int)
         self.waved = [(a.start, a.start + a.duration + 2) for a in day.anomalies if a.kind == "stampede"]
+        self.slow = [a for a in day.anomalies if a.kind == "slow_scanner"]
 
     def service_seconds(self, now: float) -> float:
         """Seconds a lane is busy with one fan: ticket, bag check and the turnstile's rotation."""
         if any(lo <= now < hi for lo, hi in self.waved):
             return self.rng.uniform(0.5, 1.5)
         mean = self.day.service_mean_s
+        for a in self.slow:
+            if a.start <= now < a.start + a.duration:   # ramps to its peak over duration - 5 minutes
+                mean *= 1.0 + (a.size / 100.0 - 1.0) * min(1.0, (now - a.start) / (a.duration - 5.0))
         if self.service == "security":
             service, slow, extra = self.rng.gamma(2.0, mean / 2.0), 0.08, (15, 40)
         elif self.service == "express":
@@ -278,12 +291,12 @@ def arrival_times(day: GateDay, rng: np.random.Generator) -> np.ndarray:
 
 def simulate_day(stadium: Stadium, seed: int, start: datetime, gates: list[str] | None = None,
                  anomalies: bool = True, day_label: int | str = 0, regime: str = DEFAULT_REGIME,
-                 door_days: list[tuple[str, np.ndarray]] | None = None) -> list[dict]:
+                 door_days: list[tuple[str, np.ndarray]] | None = None, novel: bool = False) -> list[dict]:
     """Run one match day; rows in time order (minute, then gate), with truth columns.
 
     `start` is when the gates open; the reading at start + m minutes covers minute m - 1 .. m."""
     rng = np.random.default_rng(seed)
-    plan = plan_day(stadium, rng, gates, anomalies, regime=regime, door_days=door_days)
+    plan = plan_day(stadium, rng, gates, anomalies, regime=regime, door_days=door_days, novel=novel)
     env = simpy.Environment()
     sims = []
     for day in plan:

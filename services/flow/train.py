@@ -1,18 +1,20 @@
 """Simulate match days under many regimes, choose the wait model and the anomaly detector on
 held-out validation regimes, report both on held-out test regimes, publish.
 
-    python -m services.flow.train [--days 144] [--seed 42] [--no-publish] [--small]
+    python -m services.flow.train [--days 144] [--seed 42] [--until YYYY-MM-DD] [--no-publish] [--small]
 
-Split plan (grouped by regime, never by row): every day runs under one of 18 regimes (arrival
-curve x service-time distribution x staffing, services/flow/simulate.py). Eleven regimes are for
-fitting, three for validation (choosing the wait model, the detector and its threshold) and four
-for the test, which takes no part in fitting or choosing: the test says how the models do on
-gates run in ways they were not tuned to. Door-count arrival curves in the test regimes come from
-door-count days that no fitting or validation day uses.
+Split plan (grouped by regime, never by row), held out by factor: every day runs under one of 18
+regimes (arrival curve x service-time distribution x staffing, services/flow/simulate.py). The six
+late_rush regimes are the test (an arrival shape no fitting or validation day has); the six
+door_counts regimes choose the wait model, the detector and its threshold, fitted on the six early
+regimes only; the test fold is fitted on early and door-count days. The test takes no part in
+fitting or choosing. Every target is checked on the mean over 5 simulator seeds of the held-out
+days (`seed_study`), with the training seed's block interval beside it.
 
 Wait: candidates (LightGBM, L2 and L1 objectives) beside two baselines a practitioner would use,
 Little's law with the observed rate (queue / fans through per minute) and queue x processing time
-/ open lanes; the ratio reported is against the better baseline on the test regimes.
+/ open lanes; the headline ratio is against the baseline stronger on validation, with a bootstrap
+interval over the held-out regimes.
 Anomalies: four detectors, each threshold chosen on the validation days for the best recall
 within 3 minutes at <= 0.4 false alarms per gate-hour (below the 0.5 target, room for unseen
 regimes); a detector is stable when the most permissive threshold that resampled validation days
@@ -52,10 +54,12 @@ SERVICE = "flow"
 GATES_PER_DAY = 3
 WAIT_STATES = {"green_below": 5.0, "red_above": 10.0}
 LIBRARIES = ["lightgbm", "scikit-learn", "onnxmltools", "skl2onnx", "onnxruntime", "simpy"]
-TEST_REGIMES = ("door_counts/security/understaffed", "late_rush/express/standard", "early/security/standard",
-                "door_counts/standard/standard")
-VALIDATION_REGIMES = ("late_rush/standard/understaffed", "early/express/understaffed", "door_counts/express/standard")
+# Held out by factor: no fitting day has a late rush (the test's arrival shape) and the validation
+# fold fits on early arrivals only, so it chooses on an arrival shape (door counts) its fit never saw.
+TEST_REGIMES = tuple(r for r in REGIMES if r.startswith("late_rush/"))
+VALIDATION_REGIMES = tuple(r for r in REGIMES if r.startswith("door_counts/"))
 FIT_REGIMES = tuple(r for r in REGIMES if r not in TEST_REGIMES + VALIDATION_REGIMES)
+SEEDS = (42, 7, 123, 1, 2)   # simulator seeds of the held-out days and tree seeds of the wait model (>= 5)
 FA_BUDGET = 0.4           # false alarms per gate-hour allowed on validation when choosing a threshold
 TARGETS = {"wait_ratio_to_better_baseline": 0.8, "recall_3min": 0.9, "false_alarms_per_gate_hour": 0.5}
 
@@ -68,23 +72,37 @@ def role_of(regime: str) -> str:
     return "test" if regime in TEST_REGIMES else "validation" if regime in VALIDATION_REGIMES else "train"
 
 
-def simulate_days(n_days: int, seed: int, quiet: bool) -> list[dict]:
-    """Day k runs under regime k mod 18, so a seed reproduces the plan and every regime gets days."""
+START = datetime(2025, 12, 21, 14, 0, tzinfo=timezone.utc)   # day k's gates open at START + k days
+
+
+def day_date(k: int) -> str:
+    return (START + timedelta(days=k)).date().isoformat()
+
+
+def simulate_days(n_days: int, seed: int, quiet: bool, roles: tuple[str, ...] = ("train", "validation", "test"),
+                  first: int = 0, keep_rows: bool = False, novel: bool = False) -> list[dict]:
+    """Day k runs under regime k mod 18, so a seed reproduces the plan and every regime gets days.
+    `roles`: only the days of these roles (the seed study re-simulates the held-out days only);
+    `first`: the plan's days from day `first` on (services/flow/fresh.py writes the days after training)."""
     stadiums = list(load_stadiums().values())
     doors = door_count_days()
     cut = int(len(doors) * 0.7)            # door-count days: the first 70% for fitting/validation, the rest test
-    start = datetime(2025, 12, 21, 14, 0, tzinfo=timezone.utc)
+    start = START
     days = []
-    for k in tqdm(range(n_days), desc="flow: simulating match days", disable=quiet, file=sys.stderr):
+    for k in tqdm(range(first, first + n_days), desc="flow: simulating match days", disable=quiet, file=sys.stderr):
         regime = REGIMES[k % len(REGIMES)]
         role = role_of(regime)
+        if role not in roles:
+            continue
         rng = np.random.default_rng([seed, k])
         stadium = stadiums[int(rng.integers(len(stadiums)))]
         gates = sorted(rng.choice(stadium.gate_ids, size=min(GATES_PER_DAY, len(stadium.gates)), replace=False),
                        key=lambda g: int(g[1:]))
         rows = simulate_day(stadium, int(rng.integers(2**31)), start + timedelta(days=k), list(gates), True,
-                            day_label=k, regime=regime, door_days=doors[cut:] if role == "test" else doors[:cut])
-        days.append({"k": k, "role": role, "regime": regime, "stadium": stadium.id, "gates": gate_tables(rows)})
+                            day_label=k, regime=regime, door_days=doors[cut:] if role == "test" else doors[:cut],
+                            novel=novel)
+        days.append({"k": k, "role": role, "regime": regime, "stadium": stadium.id, "gates": gate_tables(rows),
+                     **({"rows": rows} if keep_rows else {})})
     return days
 
 
@@ -177,26 +195,52 @@ def wait_scores() -> dict:
     return {"mae": ev.mae, "rmse": ev.rmse}
 
 
-def evaluate_wait(frame: pd.DataFrame, seed: int, n_estimators: int, quiet: bool = True):
-    """The kernel's flow: backtest, choose on the validation regimes, test on the held-out ones, refit."""
+def evaluate_wait(frame: pd.DataFrame, seed: int, n_estimators: int, quiet: bool = True,
+                  seeds: tuple[int, ...] = ()):
+    """The kernel's flow: backtest, choose on the validation regimes, test on the held-out ones, refit.
+
+    The headline divides by the baseline that was strongest on validation (not the one best on the
+    test rows), with a bootstrap interval resampling whole held-out regimes; `seeds`: the chosen
+    LightGBM refitted with each tree seed on the test fold."""
     rows = frame[frame["wait"].notna()].reset_index(drop=True)
     baselines = [LittlesLawObservedRate(), QueueTimesProcessing()]
     candidates = [LightGBMWait("l2", seed, n_estimators), LightGBMWait("l1", seed, n_estimators)]
     outcome = run(rows, PLAN, candidates=candidates, baselines=baselines, metrics=wait_scores(), metric="mae",
-                  target="wait", carry=["regime"], quiet=quiet, label="flow: wait backtest",
-                  note=f"{len(TEST_REGIMES)} held-out regimes; baseline = the better of the two on the same rows")
+                  target="wait", carry=["regime", "day"], quiet=quiet, label="flow: wait backtest", block="regime",
+                  seeds=seeds, note=f"{len(TEST_REGIMES)} held-out regimes; interval over whole regimes")
+    outcome.summary = headline_summary(outcome)
     test_rows = outcome.table[outcome.table["role"] == TEST]
-    names = [m.name for m in baselines]
-    chosen = outcome.choice.chosen
+    table = wait_table(test_rows, outcome.choice.chosen, outcome.summary["baseline"], [m.name for m in baselines])
+    return outcome, table
+
+
+def headline_summary(outcome) -> dict:
+    """The chosen model against the baseline strongest on validation, on the test rows, with the
+    regime-block interval (the kernel's summary divides by the best baseline on the test rows)."""
+    choice, strongest = outcome.choice, outcome.choice.strongest_baseline
+    if choice.chosen == strongest:    # the baseline itself is served: compare it with the other one
+        strongest = next(b for b in choice.baselines if b != choice.chosen)
+    return ev.summary(model=choice.chosen, baseline=strongest, metric="mae",
+                      model_score=outcome.test[choice.chosen]["mae"], baseline_score=outcome.test[strongest]["mae"],
+                      interval=outcome.interval(strongest),
+                      note=f"{len(TEST_REGIMES)} held-out regimes (arrival shape late_rush, unseen in fitting); "
+                           "baseline = the stronger of the two on validation")
+
+
+def wait_table(test_rows: pd.DataFrame, chosen: str, divisor: str, names: list[str]) -> dict:
+    """MAE per held-out regime (and pooled) of the chosen model and both baselines; the ratio is to
+    the headline's divisor (the baseline strongest on validation)."""
     table = {}
     for group, part in [("all held-out regimes", test_rows)] + [(r, test_rows[test_rows["regime"] == r])
                                                                 for r in TEST_REGIMES]:
+        if part.empty:
+            continue
         maes = {m: ev.mae(g["actual"], g["prediction"]) for m, g in part.groupby("model")}
-        row = {f"{m}_mae": maes[m] for m in [chosen, *names]}
-        row["model_mae_ratio_to_better_baseline"] = maes[chosen] / min(maes[n] for n in names)
+        row = {f"{m}_mae": maes[m] for m in dict.fromkeys([chosen, *names])}
+        row["model_mae_ratio_to_strongest_baseline"] = maes[chosen] / maes[divisor]
         row["rows"] = int((part["model"] == chosen).sum())
         table[group] = row
-    return outcome, table
+    return table
 
 
 # ---- anomalies: detectors on the same interface (fit on a frame, a score per row) ----
@@ -330,10 +374,13 @@ def pick_threshold(table: dict, idx: np.ndarray | None = None) -> int | None:
     return int(ok[np.lexsort((fa[ok], -recall[ok]))[0]])  # best recall, then fewest false alarms
 
 
+def make_detectors(seed: int) -> list:
+    return [RuleDetector("ratio_rule"), RuleDetector("event_rule"), ForestDetector(seed), ClassifierDetector(seed)]
+
+
 def evaluate_anomaly(frame: pd.DataFrame, seed: int, quiet: bool = True):
     """Backtest the detectors on the same plan; thresholds and the choice from validation only."""
-    detectors = [RuleDetector("ratio_rule"), RuleDetector("event_rule"), ForestDetector(seed),
-                 ClassifierDetector(seed)]
+    detectors = make_detectors(seed)
     assert [d.name for d in detectors] == list(DETECTORS)
     table = backtest(detectors, frame, PLAN, target="onset_label", quiet=quiet, label="flow: detector backtest")
     rng = np.random.default_rng(seed)
@@ -395,6 +442,68 @@ def evaluate_anomaly(frame: pd.DataFrame, seed: int, quiet: bool = True):
     return doc, served, chosen_thr[served], final
 
 
+def detect(detector, threshold: float, part: pd.DataFrame) -> dict:
+    """A fitted detector at its threshold on a frame of days, scored per event (pooled)."""
+    scores = pd.Series(np.asarray(detector.predict(part), dtype=float), index=part.index)
+    parts = []
+    for _, day in part.groupby("day", sort=True):
+        parts.append([events.score_gate((scores.loc[g.index] >= threshold).to_numpy(), g["onset"].to_numpy(),
+                                        g["label"].to_numpy())
+                      for _, g in day.sort_values("minute").groupby("gate_day", sort=True)])
+    return events.pool(events.by_day(parts))
+
+
+def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_name: str, threshold: float,
+               seeds: tuple[int, ...], n_days: int, quiet: bool) -> dict:
+    """The held-out days re-simulated with each simulator seed (the first is the training seed's own
+    test days), scored by the models the test fold fitted (the chosen wait model and the served
+    detector at its frozen threshold, fitted on the non-test days of the training seed). Per seed:
+    the wait ratio to the headline's baseline (pooled and per regime), recall within 3 minutes and
+    false alarms per gate-hour; the mean over seeds is the figure a target is checked on."""
+    from services.common.modeling import fresh
+
+    fit = frame[frame["split"] != TEST]
+    chosen, divisor = outcome.choice.chosen, outcome.summary["baseline"]
+    wait_model = fresh(outcome.model).fit(fit[fit["wait"].notna()].reset_index(drop=True))
+    detector = next(d for d in make_detectors(seeds[0]) if d.name == detector_name).fit(fit)
+    baselines = {b.name: b for b in (LittlesLawObservedRate(), QueueTimesProcessing())}
+    per_seed: dict[int, dict] = {}
+    for s in seeds:
+        # the other seeds re-simulate the first half of the plan's held-out days (the time budget)
+        days = test_days if s == seeds[0] else simulate_days(max(n_days // 2, len(REGIMES)), s, quiet, roles=("test",))
+        part = frame_of(days)
+        rows = part[part["wait"].notna()]
+        truth = rows["wait"].to_numpy(float)
+        err = np.abs(wait_model.predict(rows) - truth)
+        base_err = np.abs(baselines[divisor].predict(rows) - truth) if divisor in baselines else None
+        regimes = {r: float(err[(rows["regime"] == r).to_numpy()].sum() / base_err[(rows["regime"] == r).to_numpy()].sum())
+                   for r in TEST_REGIMES if (rows["regime"] == r).any()}
+        pooled = detect(detector, threshold, part)
+        novel = detect(detector, threshold, frame_of(simulate_days(len(REGIMES), s, quiet, roles=("test",),
+                                                                   novel=True)))
+        per_seed[s] = {"wait_ratio": float(err.sum() / base_err.sum()), "wait_mae": float(err.mean()),
+                       "baseline_mae": float(base_err.mean()), "wait_ratio_by_regime": regimes,
+                       "recall_3min": pooled["recall_3min"],
+                       "false_alarms_per_gate_hour": pooled["false_alarms_per_gate_hour"],
+                       "events": pooled["events"], "gate_hours": pooled["gate_hours"], "days": len(days),
+                       "novel_recall_3min": novel["recall_3min"], "novel_events": novel["events"],
+                       "novel_false_alarms_per_gate_hour": novel["false_alarms_per_gate_hour"]}
+    out = {"seeds": list(seeds), "per_seed": {str(k): v for k, v in per_seed.items()},
+           "wait_model": chosen, "baseline": divisor, "detector": detector_name, "threshold": threshold,
+           "note": "held-out (late_rush) days simulated with each seed (the training seed's own, then half as many "
+                   "per other seed); models fitted once on the training "
+                   "seed's non-test days (the test fold's fit); tree-seed spread in metrics.seeds"}
+    out["novel_note"] = ("slow_scanner only (services/flow/simulate.py plan_day novel=True): processing time "
+                         "rising to 2-3x over 10-20 min, a mechanism no detector was written around or trained "
+                         "on; the held-out days of the plan's first 18, per seed")
+    for key in ("wait_ratio", "recall_3min", "false_alarms_per_gate_hour", "novel_recall_3min",
+                "novel_false_alarms_per_gate_hour"):
+        out[key] = ev.seed_spread({k: v[key] for k, v in per_seed.items()})
+    out["wait_ratio_by_regime"] = {r: ev.seed_spread({k: v["wait_ratio_by_regime"][r] for k, v in per_seed.items()})
+                                   for r in TEST_REGIMES if all(r in v["wait_ratio_by_regime"] for v in per_seed.values())}
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = training_arguments(__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=144, help="simulated match days (default 144: 8 per regime)")
@@ -402,15 +511,20 @@ def main(argv: list[str] | None = None) -> dict:
     n_estimators = 400
     if args.small:  # the kernel's quick slice for tests and smoke runs: metrics are not comparable
         args.days, n_estimators = 36, 150
+    if args.until is not None:   # simulated days are dated (day k: START + k days); keep those up to --until
+        args.days = min(args.days, (args.until - START.date()).days + 1)
     if args.days < len(REGIMES):
-        parser.error(f"--days must be at least {len(REGIMES)} (one day per regime)")
+        parser.error(f"--days (after --until) must be at least {len(REGIMES)} (one day per regime)")
+    seeds = tuple(dict.fromkeys([args.seed, *SEEDS]))[:len(SEEDS)]
     seed_everything(args.seed)
     quiet = progress_disabled(args.quiet)
     days = simulate_days(args.days, args.seed, quiet)
     frame = frame_of(days)
     print(f"flow: {len(frame)} simulated readings over {len(days)} days", file=sys.stderr)
-    outcome, wait_test = evaluate_wait(frame, args.seed, n_estimators, quiet)
+    outcome, wait_test = evaluate_wait(frame, args.seed, n_estimators, quiet, seeds=seeds)
     anomaly, served, threshold, detector = evaluate_anomaly(frame, args.seed, quiet)
+    study = seed_study(frame, [d for d in days if d["role"] == "test"], outcome, served, threshold, seeds,
+                       args.days, quiet)
 
     out = build_dir(args.output)
     final = outcome.model                       # the chosen model, refit on every reading: the one served
@@ -430,25 +544,44 @@ def main(argv: list[str] | None = None) -> dict:
         "anomaly_score": f"{served} score; >= threshold flags an anomaly (see services/flow/model.py)",
         **WAIT_STATES}, indent=1)
 
-    headline = wait_test["all held-out regimes"]
-    ratio = headline["model_mae_ratio_to_better_baseline"]
+    summary = outcome.summary
+    interval = summary.get("ratio_interval")
     a = anomaly["test"][served]
-    missed = [r for r in TEST_REGIMES if wait_test[r]["model_mae_ratio_to_better_baseline"]
-              > TARGETS["wait_ratio_to_better_baseline"]]
+    day_interval = lambda lo, hi: {"low": lo, "high": hi, "level": 0.95}   # noqa: E731 (days resampled)
+    by_regime = {r: ev.check_target(f"wait MAE ratio on {r}", v["mean"], at_most=TARGETS["wait_ratio_to_better_baseline"],
+                                    spread=v) for r, v in study["wait_ratio_by_regime"].items()}
     targets = {
-        "wait_ratio_to_better_baseline": {"target": TARGETS["wait_ratio_to_better_baseline"], "value": ratio,
-                                          "met": ratio <= TARGETS["wait_ratio_to_better_baseline"],
-                                          "held_out_regimes_above_target": len(missed)},
-        "recall_3min": {"target": TARGETS["recall_3min"], "value": a["recall_3min"],
-                        "met": a["recall_3min"] >= TARGETS["recall_3min"]},
-        "false_alarms_per_gate_hour": {"target": TARGETS["false_alarms_per_gate_hour"],
-                                       "value": a["false_alarms_per_gate_hour"],
-                                       "met": a["false_alarms_per_gate_hour"] <= TARGETS["false_alarms_per_gate_hour"]},
+        "wait_ratio_to_better_baseline": ev.check_target(
+            f"wait MAE ratio to {summary['baseline']} (the stronger baseline on validation)",
+            study["wait_ratio"]["mean"], at_most=TARGETS["wait_ratio_to_better_baseline"],
+            spread=study["wait_ratio"], interval=interval,
+            note=f"interval: seed {args.seed}, {interval['blocks']} held-out regimes resampled" if interval else ""),
+        "wait_ratio_every_held_out_regime": {
+            "met": all(t["met"] for t in by_regime.values()), "target": f"<= {TARGETS['wait_ratio_to_better_baseline']:g}",
+            "regimes_above_target": [r for r, t in by_regime.items() if not t["met"]], "by_regime": by_regime,
+            "statement": "; ".join(t["statement"] for t in by_regime.values())},
+        "recall_3min": ev.check_target(
+            f"{served} recall within 3 min", study["recall_3min"]["mean"], at_least=TARGETS["recall_3min"],
+            spread=study["recall_3min"], interval=day_interval(a["recall_3min_ci95_lo"], a["recall_3min_ci95_hi"]),
+            note=f"interval: seed {args.seed}'s {a['days']} held-out days resampled"),
+        "false_alarms_per_gate_hour": ev.check_target(
+            f"{served} false alarms per gate-hour", study["false_alarms_per_gate_hour"]["mean"],
+            at_most=TARGETS["false_alarms_per_gate_hour"], spread=study["false_alarms_per_gate_hour"],
+            interval=day_interval(a["false_alarms_ci95_lo"], a["false_alarms_ci95_hi"]),
+            note=f"interval: seed {args.seed}'s {a['days']} held-out days resampled"),
     }
-    summary = dict(outcome.summary)
-    summary["statement"] += (f"; ratio {ratio:.2f} to the better baseline pooled over the {len(TEST_REGIMES)} "
-                             f"held-out regimes (target <= {TARGETS['wait_ratio_to_better_baseline']}), above "
-                             f"target in {len(missed)} of them" + (f" ({', '.join(missed)})" if missed else ""))
+    targets["novel_anomaly_recall_3min"] = ev.check_target(
+        f"{served} recall within 3 min on slow_scanner faults", study["novel_recall_3min"]["mean"],
+        at_least=TARGETS["recall_3min"], spread=study["novel_recall_3min"],
+        note="a mechanism the detector was not written around (issue 26)")
+    targets["novel_anomaly_false_alarms_per_gate_hour"] = ev.check_target(
+        f"{served} false alarms per gate-hour on slow_scanner days", study["novel_false_alarms_per_gate_hour"]["mean"],
+        at_most=TARGETS["false_alarms_per_gate_hour"], spread=study["novel_false_alarms_per_gate_hour"])
+    missed = targets["wait_ratio_every_held_out_regime"]["regimes_above_target"]
+    summary = dict(summary)
+    summary["statement"] += "; " + targets["wait_ratio_to_better_baseline"]["statement"] + (
+        f"; above target in {len(missed)} of {len(by_regime)} held-out regimes ({', '.join(missed)})" if missed
+        else f"; within target in every one of the {len(by_regime)} held-out regimes (mean over seeds)")
     metrics = outcome.metrics(
         regimes={"fit": list(FIT_REGIMES), "validation": list(VALIDATION_REGIMES), "test": list(TEST_REGIMES),
                  "days": {role: sum(d["role"] == role for d in days) for role in ("train", "validation", "test")},
@@ -467,14 +600,19 @@ def main(argv: list[str] | None = None) -> dict:
                                 "isolation_forest, lightgbm_classifier) whose validation recall is inside the 95% "
                                 "day-bootstrap interval of the best one's"},
         targets=targets,
+        seed_study=study,
+        seed_study_by_seed={f"simulator seed {k}": {c: v[c] for c in (
+            "wait_ratio", "wait_mae", "baseline_mae", "recall_3min", "false_alarms_per_gate_hour", "events", "days",
+            "novel_recall_3min", "novel_false_alarms_per_gate_hour", "novel_events")} for k, v in study["per_seed"].items()},
+        wait_ratio_by_regime_over_seeds={r: {c: v[c] for c in ("mean", "std", "min", "max")}
+                                         for r, v in study["wait_ratio_by_regime"].items()},
         anomaly_summary={
             "served": served,
-            "statement": f"anomaly detector served: {served}; on {a['days']} held-out days ({a['events']} events) "
-                         f"it caught {a['recall_3min']:.2f} of events within 3 min (95% CI "
-                         f"{a['recall_3min_ci95_lo']:.2f}-{a['recall_3min_ci95_hi']:.2f}; target >= 0.9), median "
-                         f"delay {a['median_delay_min']:.2f} min, {a['false_alarms_per_gate_hour']:.2f} false alarms "
-                         f"per gate-hour (95% CI {a['false_alarms_ci95_lo']:.2f}-{a['false_alarms_ci95_hi']:.2f}; "
-                         "target <= 0.5)"})
+            "statement": f"anomaly detector served: {served}; " + targets["recall_3min"]["statement"] + "; "
+                         + targets["false_alarms_per_gate_hour"]["statement"] + "; "
+                         + targets["novel_anomaly_recall_3min"]["statement"]
+                         + f"; seed {args.seed} alone: {a['events']} events on {a['days']} held-out days, median "
+                           f"delay {ev.precise(a['median_delay_min'])} min"})
     metrics["summary"] = summary
     digest = hashlib.sha256(STADIUMS_PATH.read_bytes())
     digest.update(DOOR_COUNTS.read_bytes())
@@ -482,8 +620,10 @@ def main(argv: list[str] | None = None) -> dict:
     manifest = finish(SERVICE, out, metrics=metrics, features=[{"name": n, "type": t} for n, t in FEATURES],
                       data_fingerprint=digest.hexdigest(), libraries=LIBRARIES, store_uri=args.store_uri,
                       publish=not args.no_publish,
+                      data_end=day_date(args.days - 1),
                       extra={"training": {"seed": args.seed, "days": args.days, "gates_per_day": GATES_PER_DAY,
-                                          "small": bool(args.small),
+                                          "small": bool(args.small), "seeds": list(seeds),
+                                          "until": args.until and args.until.isoformat(),
                                           "data": "SimPy simulator services/flow/simulate.py over stadiums.json, "
                                                   "arrival shapes from data/entry_counts"}},
                       profile=profile(frame, SERVED_FEATURES))

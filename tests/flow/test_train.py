@@ -25,9 +25,9 @@ def test_manifest_metrics(flow_artifact):
     config = json.loads((flow_artifact / "flow.json").read_text())
     assert config["wait_model"] == chosen and (("wait.onnx" in manifest["files"]) == chosen.startswith("lightgbm"))
     headline = m["wait_test_by_regime"]["all held-out regimes"]
-    baselines = ("littles_law_observed_rate_mae", "queue_x_processing_over_lanes_mae")
-    better = min(headline[b] for b in baselines)
-    assert abs(headline["model_mae_ratio_to_better_baseline"] - headline[f"{chosen}_mae"] / better) < 1e-9
+    divisor = m["summary"]["baseline"]        # the stronger baseline on validation (the other one if it is served)
+    assert divisor == (strongest if chosen != strongest else next(b for b in baselines if b != strongest))
+    assert abs(headline["model_mae_ratio_to_strongest_baseline"] - headline[f"{chosen}_mae"] / headline[f"{divisor}_mae"]) < 1e-9
     assert abs(headline[f"{chosen}_mae"] - m["test"][chosen]["mae"]) < 1e-9
     for regime in regimes["test"]:
         assert m["wait_test_by_regime"][regime]["rows"] > 0
