@@ -6,6 +6,7 @@ memory, imports); its prediction endpoints show as "no request defined".
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.request
 from dataclasses import dataclass, field
@@ -38,9 +39,11 @@ def _get(url: str) -> Any:
 
 
 def _post(url: str, body: Any) -> Any:
+    """A write the bench makes to prepare state: with FLOW_API_KEY when set (a service started with its
+    own keys, e.g. the image tier's), else the bench's key."""
+    key = os.environ.get("FLOW_API_KEY") or BENCH_WRITE_KEY
     req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                 headers={"Content-Type": "application/json",
-                                          "Authorization": f"Bearer {BENCH_WRITE_KEY}"})
+                                 headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
     with urllib.request.urlopen(req, timeout=30) as resp:
         return json.loads(resp.read())
 

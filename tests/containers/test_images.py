@@ -103,8 +103,9 @@ def test_task_definition_matches_the_registry_and_the_image(service, task_defini
 # --------------------------------------------------------------------------
 @pytest.mark.parametrize("service", SERVICES)
 def test_service_serves_and_stops_as_its_task_definition_runs_it(service, task_definitions, serving_images,
-                                                                  published, tier_moto):
+                                                                  published, tier_moto, monkeypatch):
     version = published(service)
+    monkeypatch.setenv("FLOW_API_KEY", TIER_KEYS["flow"])   # bench/targets' flow state goes in with the task's key
     td = task_definitions[service]
     entry = load_registry().get(service)
     with fargate.Task(serving_images[service], td, tier_moto.endpoint) as task:
