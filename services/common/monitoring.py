@@ -326,7 +326,9 @@ class Monitor:
 
     def record(self, view: str, objects: dict[str, Any], loaded) -> None:
         """Called after the response is built: a row count and one append (or a drop), never a wait
-        beyond an uncontended lock, never an exception."""
+        beyond an uncontended lock, never an exception. Monitoring off (no store): nothing is kept."""
+        if self.store is None:
+            return
         n = self.rows_of(view, objects)
         with self._qlock:
             queued = self.queued_rows + n

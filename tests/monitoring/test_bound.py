@@ -124,3 +124,13 @@ def test_the_bound_is_validated(monkeypatch):
     monkeypatch.setenv("MONITORING_QUEUE_ROWS", "0")
     with pytest.raises(ConfigError, match="MONITORING_QUEUE_ROWS"):
         load_monitoring_settings()
+
+
+@sqlite_only
+def test_monitoring_off_keeps_nothing(monitoring_env, file_store_uri, tmp_path, monkeypatch):
+    monkeypatch.setenv("MONITORING_BACKEND", "off")
+    app = batch_app(monitoring_env, file_store_uri, tmp_path, monkeypatch, limit=50)
+    monitor = app.extensions["monitor"]
+    for _ in range(10):
+        assert app.test_client().post("/api/toy/batch", json=body(10)).status_code == 200
+    assert monitor.queued_rows == 0 and not monitor.queue and monitor.dropped == 0
