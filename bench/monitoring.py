@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         api_observers.update(observers)
         on.append(per_request(client, args.requests))
-        monitor.queue.clear()
+        monitor.clear_queue()
         api_observers.clear()
         off.append(per_request(client, args.requests))
     api_observers.update(observers)
@@ -65,12 +65,12 @@ def main(argv: list[str] | None = None) -> int:
 
     objects = {"body": PredictRequest.model_validate(BODY)}
     observe = observers["predict"]
-    calls = 40_000                                           # below the queue bound: every call appends
+    calls = monitor._drain_at - 1                            # below the early-drain mark: every call appends, no drain
     started = time.perf_counter()
     for _ in range(calls):
         observe(objects)
     observe_us = (time.perf_counter() - started) / calls * 1e6
-    monitor.queue.clear()
+    monitor.clear_queue()
     load = os.getloadavg()
     lines = [
         "# Monitoring cost", "",

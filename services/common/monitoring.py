@@ -6,13 +6,19 @@ and how to score the served model and the manifest's baseline on it. `create_ser
 the extension when that module exists: `POST /api/<svc>/actuals` (when the service has outcomes),
 `GET /api/<svc>/monitoring`, gauges in /metrics and CloudWatch embedded-metric lines in the logs.
 
-The request path only appends (view, request objects, model) to an in-memory queue: the Api calls
+The request path only appends (view, request objects, model, rows) to an in-memory queue: the Api calls
 the service's observer once a view has answered, or refused with a 4xx (an unknown id is an input
-clients send too, and counts as unknown). A background thread per worker drains it, buckets every served feature with
-the training profile's buckets (services.common.drift), and adds the counts to the shared store
-(SQLite under var/ locally, a DynamoDB table in AWS) every MONITORING_FLUSH_SECONDS: counts add up
-over every worker and task. A failing store is logged and counted, its deltas kept for the next
-flush; it never fails a prediction, /health or /ready.
+clients send too, and counts as unknown). The queue is bounded by the served rows it holds
+(MONITORING_QUEUE_ROWS; a batch view says how many rows a request carries, `Monitoring.rows`), not
+by requests: an observation that would pass the bound is dropped and counted
+(model_monitoring_dropped_total, _dropped_rows_total, one warning a minute at most), never waited
+for, so a burst costs at most the bound's memory and no request fails or blocks. A background
+thread per worker drains it as soon as a quarter of the bound waits (else every flush), buckets every
+served feature with the training profile's buckets (services.common.drift) into a few integers per
+feature, and adds the counts to the shared store (SQLite under var/ locally, a DynamoDB table in
+AWS) every MONITORING_FLUSH_SECONDS: counts add up over every worker and task. A failing store is
+logged and counted, its deltas (bounded by the buckets, not the requests) kept for the next flush;
+it never fails a prediction, /health or /ready.
 """
 from __future__ import annotations
 
@@ -48,7 +54,8 @@ emf_log = logging.getLogger("services.monitoring.emf")
 
 MIN_ACTUALS = 30
 VERSIONS_SHOWN = 5
-QUEUE_LIMIT = 50_000
+DROP_LOG_SECONDS = 60.0   # a worker dropping observations says so at most once per this many seconds
+DRAIN_YIELD_SECONDS = 0.005  # the drain gives the request threads (greenlets under gevent) a turn this often
 
 # -- metrics: every worker reads the same store, so the most recent value of any worker is the value
 _MODE = {"multiprocess_mode": "mostrecent"}
@@ -67,7 +74,12 @@ LIVE_RATIO = Gauge("model_live_error_ratio", "Live error of the served model / i
                    ["service", "version"], **_MODE)
 FAILURES = Counter("model_monitoring_failures_total", "Monitoring work that failed (store down, bad extractor)",
                    ["service", "stage"])
-DROPPED = Counter("model_monitoring_dropped_total", "Observations dropped because the queue was full", ["service"])
+DROPPED = Counter("model_monitoring_dropped_total", "Observations (requests) not counted because the worker's "
+                  "queue held MONITORING_QUEUE_ROWS rows", ["service"])
+DROPPED_ROWS = Counter("model_monitoring_dropped_rows_total", "Served rows of those dropped observations", ["service"])
+QUEUE_PEAK = Gauge("model_monitoring_queue_peak_rows", "Most rows a worker's monitoring queue held since its last "
+                   "flush cycle (the largest over live workers; the bound is MONITORING_QUEUE_ROWS)", ["service"],
+                   multiprocess_mode="livemax")
 LEVELS = {"stable": 0, "watch": 1, "drift": 2}
 MANIFEST_RETRY_SECONDS = 300.0   # a version whose manifest could not be read is asked again after this
 
@@ -82,6 +94,9 @@ class MonitoringSettings(BaseSettings):
     dynamodb_table: str = Field("", description="this service's table (MONITORING_BACKEND=dynamodb)")
     flush_seconds: float = Field(10.0, gt=0, description="how often a worker adds its counts to the store")
     emf_seconds: float = Field(60.0, ge=0, description="how often a worker logs CloudWatch embedded metrics; 0: never")
+    queue_rows: int = Field(10_000, ge=1, le=10_000_000,
+                            description="served rows a worker holds for bucketing at most; beyond it observations "
+                                        "are dropped and counted")
     namespace: str = Field("StadiumML/Monitoring", pattern=r"^[A-Za-z0-9._/#:-]{1,255}$",
                            description="CloudWatch namespace of the embedded metrics")
 
@@ -147,10 +162,14 @@ class Monitoring:
     for a feature pooled over several inputs); `features` are the served
     features (training passes them to drift.profile); `actual` is the body of POST /actuals, `key(actual)`
     its idempotency key ({field: value}), `score(actual, loaded)` the Score of model and baseline;
+    `rows` the number of served rows of a request, for views that take a batch;
     `metric` names the live error (a mean of per-row losses, as the manifest's summary metric)."""
 
     features: Sequence[Feature] = ()
     observe: dict[str, Extractor] = field(default_factory=dict)
+    # view -> how many served rows a request of that view carries (a batch view; default 1), read on the
+    # request path to bound the queue by rows: it must be cheap (a len()), never the extraction itself.
+    rows: dict[str, Callable[[dict[str, Any]], int]] = field(default_factory=dict)
     actual: type[BaseModel] | None = None
     key: Callable[[Any], dict[str, Any]] | None = None
     score: Callable[[Any, Any], Score] | None = None
@@ -269,8 +288,19 @@ class Monitor:
                  store: MonitorStore | None):
         self.service, self.spec, self.holder, self.model_store = service, spec, holder, model_store
         self.settings, self.store = settings, store
-        self.queue: collections.deque = collections.deque()
-        self._lock = threading.Lock()
+        self.queue: collections.deque = collections.deque()   # (view, objects, loaded, rows)
+        self.queue_limit = settings.queue_rows
+        self.queued_rows = 0                  # rows in the queue (the bound applies to this)
+        self.peak_rows = 0                    # most rows queued since the last flush cycle
+        self.dropped = self.dropped_rows = 0  # this worker's drops (also in the counters)
+        self._drain_at = max(1, self.queue_limit // 4)
+        self._qlock = threading.Lock()        # held for an append or a pop only (the request path takes it)
+        self._wake = threading.Event()        # set when _drain_at rows wait: bucket them now
+        self._drops_logged = (0, 0)           # (dropped, dropped_rows) at the last warning
+        self._last_drop_log = -DROP_LOG_SECONDS
+        self._dropped_counter, self._dropped_rows_counter = DROPPED.labels(service), DROPPED_ROWS.labels(service)
+        self._lock = threading.Lock()         # the drain and the flush (pending counts, the store write)
+        self._start_lock = threading.Lock()
         self._pending_counts: dict[tuple[str, str], dict[str, int]] = {}
         self._pending_requests: dict[str, int] = {}
         self._live_since: dict[str, str] = {}
@@ -285,19 +315,60 @@ class Monitor:
         self.last_error: str | None = None
 
     # -- request path ------------------------------------------------------------------------
+    def rows_of(self, view: str, objects: dict[str, Any]) -> int:
+        count = self.spec.rows.get(view)
+        if count is None:
+            return 1
+        try:
+            return max(int(count(objects)), 1)
+        except Exception:                 # a counting bug must not fail the request: count it as one row
+            return 1
+
     def record(self, view: str, objects: dict[str, Any], loaded) -> None:
-        """Called after the response is built: one append, nothing else on the request path."""
-        if len(self.queue) >= QUEUE_LIMIT:
-            DROPPED.labels(self.service).inc()
+        """Called after the response is built: a row count and one append (or a drop), never a wait
+        beyond an uncontended lock, never an exception. Monitoring off (no store): nothing is kept."""
+        if self.store is None:
             return
-        self.queue.append((view, objects, loaded))
+        n = self.rows_of(view, objects)
+        with self._qlock:
+            queued = self.queued_rows + n
+            if queued > self.queue_limit:
+                self.dropped += 1
+                self.dropped_rows += n
+                queued = -1
+            else:
+                self.queue.append((view, objects, loaded, n))
+                self.queued_rows = queued
+                if queued > self.peak_rows:
+                    self.peak_rows = queued
+        if queued < 0:
+            self._dropped_counter.inc()
+            self._dropped_rows_counter.inc(n)
+            if time.monotonic() - self._last_drop_log >= DROP_LOG_SECONDS:
+                self._log_drops()
+        elif queued >= self._drain_at:
+            self._wake.set()
         if self._pid != os.getpid():      # this worker's first observation: start its flush thread
             self.start()
+
+    def _log_drops(self) -> None:
+        self._last_drop_log = time.monotonic()
+        seen, seen_rows = self._drops_logged
+        self._drops_logged = (self.dropped, self.dropped_rows)
+        log.warning("monitoring queue full: observations dropped (not counted in drift)",
+                    extra={"service": self.service, "dropped": self.dropped - seen,
+                           "dropped_rows": self.dropped_rows - seen_rows, "queue_rows": self.queue_limit,
+                           "dropped_total": self.dropped})
+
+    def clear_queue(self) -> None:
+        with self._qlock:
+            self.queue.clear()
+            self.queued_rows = 0
 
     # -- background work ---------------------------------------------------------------------
     def start(self) -> None:
         """The flush thread of this process (a forked worker starts its own)."""
-        with self._lock:
+        with self._start_lock:   # not self._lock: a request must never wait for a drain or a store write
             if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
                 return
             self._pid = os.getpid()
@@ -308,6 +379,7 @@ class Monitor:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self.flush()
@@ -326,7 +398,26 @@ class Monitor:
             logging.disable(logging.NOTSET)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.settings.flush_seconds):
+        due = time.monotonic() + self.settings.flush_seconds
+        while not self._stop.is_set():
+            if self._wake.wait(max(due - time.monotonic(), 0.0)):   # a quarter of the bound waits: bucket it now
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
+                try:
+                    with self._lock:
+                        self._drain()
+                except Exception:
+                    FAILURES.labels(self.service, "thread").inc()
+                    log.exception("monitoring drain failed", extra={"service": self.service})
+                if time.monotonic() < due:
+                    continue
+            due = time.monotonic() + self.settings.flush_seconds
+            with self._qlock:
+                peak, self.peak_rows = self.peak_rows, self.queued_rows
+            QUEUE_PEAK.labels(self.service).set(peak)
+            if self.dropped != self._drops_logged[0] and time.monotonic() - self._last_drop_log >= DROP_LOG_SECONDS:
+                self._log_drops()        # the drops since the last warning, though none came since
             try:
                 if self.refresh_gauges() is None:  # no model yet (or the store is down): still add the counts
                     self.flush()
@@ -343,8 +434,18 @@ class Monitor:
         return table
 
     def _drain(self) -> None:
-        while self.queue:
-            view, objects, loaded = self.queue.popleft()
+        """Bucket every queued observation into the pending counts (a few integers per feature), giving
+        the request threads a turn every few milliseconds (under gevent this thread is a greenlet)."""
+        turn = time.perf_counter() + DRAIN_YIELD_SECONDS
+        while True:
+            with self._qlock:
+                if not self.queue:
+                    break
+                view, objects, loaded, n = self.queue.popleft()
+                self.queued_rows -= n
+            if time.perf_counter() > turn:
+                time.sleep(0)
+                turn = time.perf_counter() + DRAIN_YIELD_SECONDS
             version = loaded.version
             if version not in self._live_since:
                 self._live_since[version] = _now()
@@ -372,7 +473,7 @@ class Monitor:
     def flush(self) -> bool:
         """Bucket what the queue holds and add it to the store; on failure keep it for the next flush."""
         if self.store is None:
-            self.queue.clear()
+            self.clear_queue()
             return False
         with self._lock:
             self._drain()

@@ -26,8 +26,8 @@ from .registry import load_registry
 
 def call(url: str, body: dict | None = None, attempts: int = 3, headers: dict[str, str] | None = None
          ) -> tuple[int, dict]:
-    """One request; a 503 (a store that is briefly unavailable) is tried again, up to `attempts` in all,
-    and one still refused is printed with the service's reason."""
+    """One request; a 503 (a store that is briefly unavailable) is tried again, up to `attempts` in all;
+    every 503 is printed with the service's reason (a retried one too: it is never silent)."""
     data = None if body is None else json.dumps(body).encode()
     for attempt in range(1, attempts + 1):
         req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
@@ -40,6 +40,7 @@ def call(url: str, body: dict | None = None, attempts: int = 3, headers: dict[st
             status, answer = exc.code, json.loads(exc.read() or b"{}")
         if status != 503 or attempt == attempts:
             break
+        print(f"{url}: HTTP 503 on attempt {attempt}, trying again: {answer.get('error', {}).get('message', answer)}")
         time.sleep(0.5 * attempt)
     if status >= 500 or status in (401, 403):
         print(f"{url}: HTTP {status} after {attempt} attempt(s): {answer.get('error', {}).get('message', answer)}")

@@ -23,4 +23,5 @@ def _ingest_rows(objects, model):
 
 def monitoring() -> Monitoring:
     return Monitoring(features=FEATURES, observe={"ingest": _ingest_rows},
+                      rows={"ingest": lambda objects: len(objects["body"].readings)},
                       no_actuals_reason="the wait a fan really had is not reported to the service")

@@ -53,13 +53,20 @@ def serial_moto(aws_env):
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
 def monitoring_env(request, tmp_path, monkeypatch) -> dict[str, str]:
-    """MONITORING_* for one test: its own SQLite folder, or its own table on the moto server."""
+    """MONITORING_* for one test: its own SQLite folder, or its own table on the serial moto server."""
     env = {"MONITORING_FLUSH_SECONDS": "3600", "MONITORING_EMF_SECONDS": "0"}
     if request.param == "sqlite":
         env.update(MONITORING_BACKEND="sqlite", MONITORING_SQLITE_DIR=str(tmp_path / "monitoring"))
     else:
-        server = request.getfixturevalue("moto_server")
-        env.update(MONITORING_BACKEND="dynamodb", MONITORING_DYNAMODB_TABLE=create_table(server.endpoint))
+        # DynamoDB on the serial moto server (S3 stays on the session's threaded one). moto's threaded server
+        # deep-copies a table for each TransactWriteItems (its rollback copy) without a lock: a write to the
+        # same table from another thread during the copy raises "dictionary changed size during iteration",
+        # answered as an HTTP 500, three times over with botocore's retries, and /actuals answered 503
+        # (test_replay[dynamodb]'s demand and sales 503s); a cancelled transaction's rollback also restores
+        # that copy over writes made meanwhile. DynamoDB applies each call atomically, as the serial server does.
+        endpoint = request.getfixturevalue("serial_moto")
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", endpoint)
+        env.update(MONITORING_BACKEND="dynamodb", MONITORING_DYNAMODB_TABLE=create_table(endpoint))
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env

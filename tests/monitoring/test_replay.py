@@ -46,6 +46,7 @@ def test_replay_fills_every_panel_and_says_the_rows_were_seen(gateway_url, capsy
                 time.sleep(0.2)
     assert replay.main(["--url", gateway_url, "--weeks", "2", "sales", "demand", "powerball"]) == 0
     out = capsys.readouterr().out
+    assert "HTTP 5" not in out, "no /actuals or /predict answered a 5xx, not even one the client tried again"
     assert "[sales] 90 rows replayed" in out              # 45 stores x 2 weeks (the small model knows 2: 400s)
     assert "in-sample" in out
     for name in ("sales", "demand", "powerball"):
