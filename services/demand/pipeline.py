@@ -60,6 +60,12 @@ TARGET_RATIO = 0.75      # issue 16: test MAE <= 0.75 x the promotion-adjusted b
 TOTAL_TOLERANCE = 5.0    # issue 16: total predicted units within +-5% of actual on the test window
 PARITY_TOLERANCE = 1e-4  # served (ONNX/JSON through DemandModel) vs native, relative (the kernel's)
 EXIT_INVALID_DATA = 3
+# The headline ratio's bootstrap resamples whole weeks: the test window is one 20-week fold, so the
+# fold gives one block (no interval). Every store x product row of a week shares that week's shocks
+# (weather, chain-wide promotions, holidays), so a week is the unit whose errors move together;
+# 20 weeks in the test window give 20 blocks. Stores would give more blocks but treat rows of one
+# week in different stores as independent, which they are not.
+BLOCK = "week_end_date"
 FLAG_SETTINGS = [(d, f, t) for d in (0, 1) for f in (0, 1) for t in (0, 1)]
 SWEEP_PRICES = 41
 SWEEP_WEEK = 24          # an ISO week in the middle of the year (the constraint holds for every week)
@@ -327,7 +333,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     candidates, baselines = models.candidates(args.seed, small), models.baselines()
     outcome = run_flow(rows, plan, candidates=candidates, baselines=baselines, metrics=METRICS, metric=METRIC,
                        target="units", keys=["store_id", "product_id"], carry=["week_end_date"], by_horizon=False,
-                       quiet=quiet, label="demand: backtest",
+                       quiet=quiet, label="demand: backtest", block=BLOCK,
                        note=f"units per store x product x week, the latest {args.holdout_weeks} weeks")
     chosen = outcome.choice.chosen
     log.record("backtest", started, folds=len(outcome.plan["folds"]), models=len(candidates) + len(baselines),
