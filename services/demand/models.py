@@ -214,6 +214,12 @@ class Booster:
         self.library, self.objective, self.seed, self.small = library, objective, seed, small
         self.name = f"{library}_{objective}"
 
+    def seeded(self, seed: int) -> "Booster":
+        """The same booster with another random seed (row and column subsampling); for the seed spread."""
+        copy_ = Booster(self.library, self.objective, seed, self.small)
+        copy_.name = self.name
+        return copy_
+
     def fit(self, frame: pd.DataFrame) -> "Booster":
         self.encodings_ = Encodings().fit(frame)
         x = matrix(frame, self.encodings_, self.encodings_.fitting_rows(frame))
@@ -247,6 +253,11 @@ class Blend:
     def __init__(self, booster: Booster, weight: float = BLEND_WEIGHT):
         self.booster, self.weight = booster, weight
         self.name = f"blend_{booster.name}_promo"
+
+    def seeded(self, seed: int) -> "Blend":
+        copy_ = Blend(self.booster.seeded(seed), self.weight)
+        copy_.name = self.name
+        return copy_
 
     def fit(self, frame: pd.DataFrame) -> "Blend":
         self.booster_ = Booster(self.booster.library, self.booster.objective, self.booster.seed,
