@@ -34,7 +34,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from services.common import evaluation as ev
-from services.common.backtest import VALIDATION, run as run_flow
+from services.common.backtest import VALIDATION, run as run_flow, select_effects
 from services.common.config import PROJECT_ROOT
 from services.common.drift import profile
 from services.common.export import write_json
@@ -270,9 +270,11 @@ def publish(outcome, frame: pd.DataFrame, out: Path) -> dict[str, Any]:
     """Write the serving files of the refitted chosen model and check them through the serving class."""
     chosen = outcome.model
     spec = chosen.artifact(out, frame)
+    pooled = models.PooledElasticity().fit(frame)   # what live monitoring compares with (the headline's baseline)
     artifact = {"format": 2, "model": chosen.name, "feature_names": FEATURE_NAMES, "target": "units",
                 "week_ends_on": "Wednesday", "promotion_means": {"display": 1, "feature": 1, "tpr": 0},
-                "catalog": catalog(frame, spec["encodings"]), **spec}
+                "catalog": catalog(frame, spec["encodings"]),
+                "baselines": {"pooled_elasticity": {"lift": pooled.lift_, "elasticity": pooled.elasticity_}}, **spec}
     write_json(out / "demand.json", artifact)
     write_json(out / "history.json", history(outcome, frame))
     served = DemandModel(out, {"version": "build"})
@@ -286,7 +288,7 @@ def publish(outcome, frame: pd.DataFrame, out: Path) -> dict[str, Any]:
         raise RuntimeError(sweep["statement"] + "; " + "; ".join(sweep["examples"]))
     serving = {"model": chosen.name, "kind": spec["kind"],
                "served_vs_native": {"rows": int(len(frame)), "max_relative_gap": gap, "tolerance": PARITY_TOLERANCE}}
-    for key in ("parity_max_relative_gap", "parity_rows", "blend_weight", "booster"):
+    for key in ("parity_max_relative_gap", "parity_rows", "blend_weight", "blend_tuning", "booster"):
         if key in spec:
             serving[key] = spec[key]
     return {"serving": serving, "monotonicity": sweep}
@@ -337,10 +339,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
 
     started = time.perf_counter()
     plan = split_plan(args.holdout_weeks, args.validation_windows)
-    candidates, baselines = models.candidates(args.seed, small), models.baselines()
+    # which of the boosters' optional effects the blend keeps, on the validation windows only
+    selection = select_effects("blend", lambda effects: models.blend(args.seed, small, effects), tuple(models.EFFECTS),
+                               rows, plan, metrics=METRICS, metric=METRIC, target="units",
+                               keys=["store_id", "product_id"], carry=["week_end_date"])
+    candidates, baselines = models.candidates(args.seed, small, tuple(selection.kept)), models.baselines()
     outcome = run_flow(rows, plan, candidates=candidates, baselines=baselines, metrics=METRICS, metric=METRIC,
                        target="units", keys=["store_id", "product_id"], carry=["week_end_date"], by_horizon=False,
                        quiet=quiet, label="demand: backtest", block=BLOCK, seeds=SEEDS,
+                       selections=[selection],
                        note=f"units per store x product x week, the latest {args.holdout_weeks} weeks")
     chosen = outcome.choice.chosen
     log.record("backtest", started, folds=len(outcome.plan["folds"]), models=len(candidates) + len(baselines),
@@ -362,7 +369,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                      "warehouse": {"dialect": warehouse.dialect, "table": "demand_weekly", "rows": loaded.after}},
         "training": {"seed": args.seed, "small": small, "until": args.until and args.until.isoformat(), "refit": "the chosen model refitted on every week",
                      "feature_names": FEATURE_NAMES, "monotone_constraints": MONOTONE,
-                     "pair_shrink": models.PAIR_SHRINK, "store_shrink": models.STORE_SHRINK},
+                     "effects_kept": list(selection.kept), "pair_shrink": models.PAIR_SHRINK, "store_shrink": models.STORE_SHRINK},
     }
     manifest = finish(SERVICE, out, metrics=metrics, features=[{"name": n, "type": t} for n, t in FEATURES],
                       data_fingerprint=fingerprint_files(args.data),

@@ -45,7 +45,7 @@ def test_fresh_command_scores_the_later_weeks_as_serving_would(until_build, caps
     assert result["rows"] == len(later) and len(raw) > len(later) > 0
     served_name = manifest["metrics"]["choice"]["chosen"]
     assert result["summary"]["model"] == served_name
-    assert set(result["fresh"]) == {served_name, "store_product_mean", "promo_adjusted_mean"}
+    assert set(result["fresh"]) == {served_name, "store_product_mean", "promo_adjusted_mean", "pooled_elasticity"}
     assert result["summary"]["ratio_interval"]["blocks"] == later["week_end_date"].nunique()
     # the served model's MAE is what DemandModel gives on those rows
     served = DemandModel(out, manifest)
@@ -84,3 +84,13 @@ def test_the_headline_carries_its_seal_interval_and_spread_over_seeds(until_buil
     assert interval["low"] <= metrics["summary"]["ratio_to_baseline"] <= interval["high"]
     spread = metrics["seeds"]["test"]
     assert sorted(spread["seeds"]) == sorted(pipeline.SEEDS) and len(set(spread["values"])) == len(pipeline.SEEDS)
+
+
+def test_every_effect_used_has_validation_support(until_build):
+    from services.common.backtest import unsupported_effects
+
+    metrics = until_build[1]["metrics"]
+    assert set(metrics["ablation"]["blend"]) == {"seasonality", "store_effect", "base_price_change"}
+    assert unsupported_effects(metrics) == []
+    assert until_build[1]["training"]["effects_kept"] == [
+        e for e, row in metrics["ablation"]["blend"].items() if row["kept"]]
