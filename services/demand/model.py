@@ -7,6 +7,8 @@ is one batch (one ONNX call for every price, with and without promotion). The ki
 - booster: units = ONNX(rows)
 - blend: units = expm1((1 - w) log1p(ONNX(rows)) + w (pair_base + lift[cell]))
 - promo_adjusted_mean: units = expm1(pair_base + lift[cell])
+- pooled_elasticity: units = expm1(pair_base + lift[cell] + elasticity * log(price / usual price)), one
+  elasticity (<= 0) pooled over every product
 - store_product_mean: units = the pair's mean (the overall mean for a pair never seen)
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from .features import FEATURE_NAMES, cell, feature_matrix, feature_row, levels, 
 
 CATALOG_HINT = "see GET /api/demand/catalog for the accepted ids"
 TPR_EPSILON = 0.005  # in the data, TPR_ONLY = 1 exactly when price < base_price - 0.005 and no display/feature
-KINDS = ("booster", "blend", "promo_adjusted_mean", "store_product_mean")
+KINDS = ("booster", "blend", "promo_adjusted_mean", "pooled_elasticity", "store_product_mean")
 
 
 class UnknownInput(InputError):
@@ -62,6 +64,9 @@ class DemandModel:
         self.promotion = art["promotion_means"]
         self.lift: dict[str, float] = art.get("lift", {})
         self.weight = float(art.get("blend_weight", 0.0))
+        self.elasticity = float(art.get("elasticity", 0.0))
+        # the baselines' own parameters (refitted on the same rows), for live monitoring's comparison
+        self.baselines: dict[str, Any] = art.get("baselines", {})
         self.means: dict[str, float] = art.get("means", {})
         self.global_mean = float(art.get("global_mean", 0.0))
         # promo_log1p's lift per promotion cell, as an array once per load rather than per request
@@ -97,7 +102,7 @@ class DemandModel:
         product = self.products[product_id]
         return float(product["min_price"]), float(product["max_price"])
 
-    def _run(self, x: np.ndarray, store_id: str, product_id: str, cells: np.ndarray) -> np.ndarray:
+    def _run(self, x: np.ndarray, store_id: str, product_id: str, cells: np.ndarray, prices=None) -> np.ndarray:
         """Units for feature rows `x` of one store x product (cells: each row's promotion cell)."""
         if self.kind == "store_product_mean":
             value = self.means.get(pair_key(store_id, product_id), self.global_mean)
@@ -107,6 +112,9 @@ class DemandModel:
             promo = pair_base + self._lift_table[cells]  # promo_log1p(self.lift, pair_base, cells)
             if self.kind == "promo_adjusted_mean":
                 return np.maximum(np.expm1(promo), 0.0)
+            if self.kind == "pooled_elasticity":
+                term = self.elasticity * np.log(np.asarray(prices, dtype=np.float64) / self.usual_price(product_id))
+                return np.maximum(np.expm1(promo + term), 0.0)
         booster = self.onnx.run(x).astype(np.float64).ravel()
         if self.kind == "booster":
             return booster
@@ -119,7 +127,8 @@ class DemandModel:
                            usual_price=self.usual_price(product_id), display=display, feature=feature, tpr=tpr,
                            iso_week=iso_week)
         cells = np.broadcast_to(cell(display, feature, tpr), (x.shape[0],))
-        return self._run(x, store_id, product_id, cells)
+        return self._run(x, store_id, product_id, cells, np.broadcast_to(np.asarray(prices, dtype=np.float64),
+                                                                          (x.shape[0],)))
 
     def units_batch(self, store_id: str, product_id: str, week: date, prices: np.ndarray, base_price: float,
                     display: np.ndarray, feature: np.ndarray, tpr: np.ndarray) -> np.ndarray:
@@ -145,6 +154,8 @@ class DemandModel:
         promo = level["pair_base"] + self._lift_table[display * 4 + feature * 2 + tpr]  # its cell (features.cell)
         if self.kind == "promo_adjusted_mean":
             return float(max(np.expm1(promo), 0.0))
+        if self.kind == "pooled_elasticity":
+            return float(max(np.expm1(promo + self.elasticity * np.log(price / self.usual_price(product_id))), 0.0))
         row = feature_row(**level, price=price, base_price=base_price, usual_price=self.usual_price(product_id),
                           display=display, feature=feature, tpr=tpr, iso_week=week.isocalendar()[1])
         booster = np.float64(self.onnx.run_row(row)[0])

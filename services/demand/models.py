@@ -14,8 +14,12 @@ backtest fold never sees the weeks it predicts.
 - lightgbm_tweedie / lightgbm_poisson / xgboost_poisson (candidates): gradient boosting with a
   count objective (so totals are unbiased in the fitting rows, unlike log1p training), monotone
   constraints on the price features and the promotion flags (features.MONOTONE).
+- pooled_elasticity (baseline): the promotion-adjusted pair mean plus one price elasticity pooled
+  over every product (capped at 0).
 - blend (candidate): a log1p-space weighted mean of the LightGBM Tweedie booster and the
-  promotion-adjusted baseline; both are monotone in price for fixed flags, so the blend is.
+  promotion-adjusted baseline; both are monotone in price for fixed flags, so the blend is. Its
+  weight is tuned inside fit on an inner window of its own fitting rows (nested).
+- EFFECTS: the boosters' optional feature groups, kept only with validation support (pipeline).
 """
 from __future__ import annotations
 
@@ -33,7 +37,15 @@ from .features import FEATURE_NAMES, MONOTONE, cell, feature_matrix, levels, pai
 PAIR_SHRINK = 3.0    # pseudo-rows pulling a store x product level toward product level + store effect
 STORE_SHRINK = 5.0   # pseudo-rows pulling a store effect toward 0
 ONNX_FILE = "model.onnx"
-BLEND_WEIGHT = 1 / 3  # weight of the promotion-adjusted baseline in the blend (log1p space)
+BLEND_WEIGHT = 1 / 3  # prior weight of the promotion-adjusted baseline (log1p space), when too few weeks to tune
+INNER_WEEKS = 20      # the blend's inner validation window: the latest weeks of its own fitting rows
+# Effects the boosters may use beyond price, promotion and the store x product levels, each a group of
+# feature columns; the pipeline keeps one only with validation support (backtest.select_effects). A
+# dropped effect's columns are held at 0 in the rows the booster fits, so no tree splits on them and
+# the served feature function (which still computes them) cannot move the prediction.
+EFFECTS = {"seasonality": ("week_sin", "week_cos"), "store_effect": ("store_effect",),
+           "base_price_change": ("log_base_index",)}
+WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
 def _log1p_units(frame: pd.DataFrame) -> np.ndarray:
@@ -188,6 +200,37 @@ class PromoAdjustedMean:
         return {"kind": "promo_adjusted_mean", "encodings": self.encodings_.as_json(), "lift": self.lift_}
 
 
+class PooledElasticity(PromoAdjustedMean):
+    """The promotion-adjusted pair mean plus one price elasticity pooled over every product:
+    exp(pair_base + lift[cell] + b log(price / usual price)) - 1. b and the cell lifts are one least-squares
+    fit of log1p(units) - pair_base with a fixed effect per cell (b is the within-cell slope), b capped at 0
+    so units never rise with the price. What a practitioner tries after the pair mean: a log-log demand
+    curve with promotion dummies."""
+
+    name = "pooled_elasticity"
+
+    def fit(self, frame: pd.DataFrame) -> "PooledElasticity":
+        self.encodings_ = Encodings().fit(frame)
+        r = pd.Series(_log1p_units(frame) - self.encodings_.rows(frame)["pair_base"])
+        x = pd.Series(np.log(frame["price"].to_numpy(float) / self.encodings_.usual_price(frame)))
+        cells = cells_of(frame)
+        xc = x - x.groupby(cells).transform("mean")
+        rc = r - r.groupby(cells).transform("mean")
+        denominator = float((xc * xc).sum())
+        self.elasticity_ = min(float((xc * rc).sum()) / denominator, 0.0) if denominator > 0 else 0.0
+        resid = (r - self.elasticity_ * x).groupby(cells).mean()
+        self.lift_ = {str(int(c)): float(v) for c, v in resid.items()}
+        return self
+
+    def predict_log1p(self, frame: pd.DataFrame) -> np.ndarray:
+        x = np.log(frame["price"].to_numpy(float) / self.encodings_.usual_price(frame))
+        return super().predict_log1p(frame) + self.elasticity_ * x
+
+    def artifact(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
+        return {"kind": "pooled_elasticity", "encodings": self.encodings_.as_json(), "lift": self.lift_,
+                "elasticity": self.elasticity_}
+
+
 # ------------------------------------------------------------------------------------ candidates
 def make_estimator(library: str, objective: str, seed: int, small: bool):
     constraints = [MONOTONE.get(n, 0) for n in FEATURE_NAMES]
@@ -210,19 +253,34 @@ def make_estimator(library: str, objective: str, seed: int, small: bool):
 class Booster:
     """Gradient boosting on the feature rows with a count objective and monotone constraints."""
 
-    def __init__(self, library: str, objective: str, seed: int = 42, small: bool = False):
+    def __init__(self, library: str, objective: str, seed: int = 42, small: bool = False,
+                 effects: tuple[str, ...] = tuple(EFFECTS)):
         self.library, self.objective, self.seed, self.small = library, objective, seed, small
+        self.effects = tuple(effects)
         self.name = f"{library}_{objective}"
+
+    def seeded(self, seed: int) -> "Booster":
+        """The same booster with another random seed (row and column subsampling); for the seed spread."""
+        copy_ = Booster(self.library, self.objective, seed, self.small, self.effects)
+        copy_.name = self.name
+        return copy_
+
+    def _held(self, x: np.ndarray) -> np.ndarray:
+        """The feature rows with the columns of effects not used held at 0."""
+        for effect, columns in EFFECTS.items():
+            if effect not in self.effects:
+                x[:, [FEATURE_NAMES.index(c) for c in columns]] = 0.0
+        return x
 
     def fit(self, frame: pd.DataFrame) -> "Booster":
         self.encodings_ = Encodings().fit(frame)
-        x = matrix(frame, self.encodings_, self.encodings_.fitting_rows(frame))
+        x = self._held(matrix(frame, self.encodings_, self.encodings_.fitting_rows(frame)))
         self.estimator_ = make_estimator(self.library, self.objective, self.seed, self.small)
         self.estimator_.fit(x, frame["units"].to_numpy(float))
         return self
 
     def rows(self, frame: pd.DataFrame) -> np.ndarray:
-        return matrix(frame, self.encodings_, self.encodings_.rows(frame))
+        return self._held(matrix(frame, self.encodings_, self.encodings_.rows(frame)))
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.estimator_.predict(self.rows(frame)), dtype=float).ravel()
@@ -241,33 +299,73 @@ class Booster:
 
 class Blend:
     """expm1((1 - w) log1p(booster) + w log1p(promotion-adjusted baseline)): the booster pulled
-    toward the baseline, which held up better on the validation windows where promotions lifted
-    less than usual."""
+    toward the baseline.
 
-    def __init__(self, booster: Booster, weight: float = BLEND_WEIGHT):
+    The weight is tuned inside `fit`, on the rows it is given only (nested): the latest
+    INNER_WEEKS weeks of the fitting rows are an inner validation window; booster and baseline are
+    fitted on the weeks before it, w is the grid value with the lowest MAE there (ties: the smaller w),
+    and both parts are then refitted on every fitting row. A backtest fold's weight therefore never
+    sees the window the fold predicts, and the choice among models (on the outer validation windows)
+    is made on windows the weight was not tuned on. `weight=` fixes it instead (no tuning)."""
+
+    def __init__(self, booster: Booster, weight: float | None = None):
         self.booster, self.weight = booster, weight
         self.name = f"blend_{booster.name}_promo"
 
+    def seeded(self, seed: int) -> "Blend":
+        copy_ = Blend(self.booster.seeded(seed), self.weight)
+        copy_.name = self.name
+        return copy_
+
+    def _parts(self, frame: pd.DataFrame) -> tuple["Booster", "PromoAdjustedMean"]:
+        return (Booster(self.booster.library, self.booster.objective, self.booster.seed, self.booster.small,
+                        self.booster.effects).fit(frame),
+                PromoAdjustedMean().fit(frame))
+
+    @staticmethod
+    def _mix(booster_units: np.ndarray, promo_log1p: np.ndarray, w: float) -> np.ndarray:
+        return np.maximum(np.expm1((1 - w) * np.log1p(booster_units) + w * promo_log1p), 0.0)
+
+    def tune(self, frame: pd.DataFrame) -> dict[str, Any]:
+        weeks = pd.to_datetime(frame["week_end_date"])
+        distinct = np.sort(weeks.unique())
+        if len(distinct) <= 2 * INNER_WEEKS:
+            return {"weight": BLEND_WEIGHT, "why": f"too few weeks ({len(distinct)}) for an inner window; prior"}
+        cut = distinct[-INNER_WEEKS]
+        early, late = frame[weeks < cut], frame[weeks >= cut]
+        booster, promo = self._parts(early)
+        hidden = late.drop(columns=["units"])
+        b, p, y = booster.predict(hidden), promo.predict_log1p(hidden), late["units"].to_numpy(float)
+        maes = {float(w): float(np.mean(np.abs(self._mix(b, p, w) - y))) for w in WEIGHT_GRID}
+        best = min(maes, key=lambda w: (round(maes[w], 12), w))
+        return {"weight": best, "inner_first_week": pd.Timestamp(cut).date().isoformat(),
+                "inner_rows": int(len(late)), "inner_mae_by_weight": maes}
+
     def fit(self, frame: pd.DataFrame) -> "Blend":
-        self.booster_ = Booster(self.booster.library, self.booster.objective, self.booster.seed,
-                                self.booster.small).fit(frame)
-        self.promo_ = PromoAdjustedMean().fit(frame)
+        self.tuning_ = {"weight": self.weight, "why": "fixed"} if self.weight is not None else self.tune(frame)
+        self.weight_ = float(self.tuning_["weight"])
+        self.booster_, self.promo_ = self._parts(frame)
         return self
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        mixed = (1 - self.weight) * np.log1p(self.booster_.predict(frame)) + self.weight * self.promo_.predict_log1p(frame)
-        return np.maximum(np.expm1(mixed), 0.0)
+        return self._mix(self.booster_.predict(frame), self.promo_.predict_log1p(frame), self.weight_)
 
     def artifact(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
         return {"kind": "blend", "encodings": self.booster_.encodings_.as_json(), "lift": self.promo_.lift_,
-                "blend_weight": self.weight, "booster": self.booster_.name, **self.booster_.export_onnx(out, frame)}
+                "blend_weight": self.weight_, "blend_tuning": self.tuning_, "booster": self.booster_.name,
+                **self.booster_.export_onnx(out, frame)}
 
 
-def candidates(seed: int, small: bool) -> list[Any]:
-    tweedie = Booster("lightgbm", "tweedie", seed, small)
-    return [tweedie, Booster("lightgbm", "poisson", seed, small), Booster("xgboost", "poisson", seed, small),
-            Blend(tweedie)]
+def blend(seed: int, small: bool, effects: tuple[str, ...] = tuple(EFFECTS)) -> Blend:
+    return Blend(Booster("lightgbm", "tweedie", seed, small, tuple(effects)))
+
+
+def candidates(seed: int, small: bool, effects: tuple[str, ...] = tuple(EFFECTS)) -> list[Any]:
+    """The boosters and the blend, each using the effects kept (selected on validation for the blend)."""
+    effects = tuple(effects)
+    return [Booster("lightgbm", "tweedie", seed, small, effects), Booster("lightgbm", "poisson", seed, small, effects),
+            Booster("xgboost", "poisson", seed, small, effects), blend(seed, small, effects)]
 
 
 def baselines() -> list[Any]:
-    return [StoreProductMean(), PromoAdjustedMean()]
+    return [StoreProductMean(), PromoAdjustedMean(), PooledElasticity()]

@@ -54,7 +54,14 @@ def _curve_row(objects, model):
     return [{"store_id": body.store_id, "product_id": body.product_id}]
 
 
-def baseline_units(model, name: str, store_id: str, product_id: str, display: int, feature: int, tpr: int) -> float:
+def baseline_units(model, name: str, store_id: str, product_id: str, display: int, feature: int, tpr: int,
+                   price: float | None = None) -> float:
+    pooled = (model.baselines or {}).get("pooled_elasticity")
+    if name == "pooled_elasticity" and pooled and price is not None:
+        base = levels(model.encodings, store_id, product_id)["pair_base"]
+        log1p = promo_log1p(pooled["lift"], base, cell(display, feature, tpr)) + \
+            pooled["elasticity"] * np.log(price / model.usual_price(product_id))
+        return float(max(np.expm1(log1p)[()], 0.0))
     if name == "promo_adjusted_mean" and model.lift:
         base = levels(model.encodings, store_id, product_id)["pair_base"]
         return float(max(np.expm1(promo_log1p(model.lift, base, cell(display, feature, tpr)))[()], 0.0))
@@ -69,7 +76,7 @@ def score(actual: DemandActual, loaded):
     result = model.predict(actual.store_id, actual.product_id, actual.date, actual.price, actual.base_price, promo)
     name = loaded.manifest.get("metrics", {}).get("summary", {}).get("baseline", "promo_adjusted_mean")
     baseline = baseline_units(model, name, actual.store_id, actual.product_id, result["display"],
-                              result["feature"], result["tpr"])
+                              result["feature"], result["tpr"], price=actual.price)
     week = week_ending(actual.date)
     return absolute_error(week.isoformat(), actual.units, result["prediction"], baseline,
                           in_training=week <= date.fromisoformat(model.catalog["last_week"]),

@@ -34,7 +34,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from services.common import evaluation as ev
-from services.common.backtest import VALIDATION, run as run_flow
+from services.common.backtest import VALIDATION, run as run_flow, select_effects
 from services.common.config import PROJECT_ROOT
 from services.common.drift import profile
 from services.common.export import write_json
@@ -66,6 +66,7 @@ EXIT_INVALID_DATA = 3
 # 20 weeks in the test window give 20 blocks. Stores would give more blocks but treat rows of one
 # week in different stores as independent, which they are not.
 BLOCK = "week_end_date"
+SEEDS = (42, 7, 123, 2024, 31337)   # the chosen model re-scored on the test window with each booster seed
 FLAG_SETTINGS = [(d, f, t) for d in (0, 1) for f in (0, 1) for t in (0, 1)]
 SWEEP_PRICES = 41
 SWEEP_WEEK = 24          # an ISO week in the middle of the year (the constraint holds for every week)
@@ -269,9 +270,11 @@ def publish(outcome, frame: pd.DataFrame, out: Path) -> dict[str, Any]:
     """Write the serving files of the refitted chosen model and check them through the serving class."""
     chosen = outcome.model
     spec = chosen.artifact(out, frame)
+    pooled = models.PooledElasticity().fit(frame)   # what live monitoring compares with (the headline's baseline)
     artifact = {"format": 2, "model": chosen.name, "feature_names": FEATURE_NAMES, "target": "units",
                 "week_ends_on": "Wednesday", "promotion_means": {"display": 1, "feature": 1, "tpr": 0},
-                "catalog": catalog(frame, spec["encodings"]), **spec}
+                "catalog": catalog(frame, spec["encodings"]),
+                "baselines": {"pooled_elasticity": {"lift": pooled.lift_, "elasticity": pooled.elasticity_}}, **spec}
     write_json(out / "demand.json", artifact)
     write_json(out / "history.json", history(outcome, frame))
     served = DemandModel(out, {"version": "build"})
@@ -285,7 +288,7 @@ def publish(outcome, frame: pd.DataFrame, out: Path) -> dict[str, Any]:
         raise RuntimeError(sweep["statement"] + "; " + "; ".join(sweep["examples"]))
     serving = {"model": chosen.name, "kind": spec["kind"],
                "served_vs_native": {"rows": int(len(frame)), "max_relative_gap": gap, "tolerance": PARITY_TOLERANCE}}
-    for key in ("parity_max_relative_gap", "parity_rows", "blend_weight", "booster"):
+    for key in ("parity_max_relative_gap", "parity_rows", "blend_weight", "blend_tuning", "booster"):
         if key in spec:
             serving[key] = spec[key]
     return {"serving": serving, "monotonicity": sweep}
@@ -328,12 +331,23 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     log.record("load", started, {"inserted": loaded.inserted, "already_present": loaded.updated_or_unchanged},
                dialect=warehouse.dialect, rows_in_file=loaded.rows_in_file, warehouse_rows=loaded.after)
 
+    if args.until is not None:   # the later weeks are left out of training, for `report --fresh`
+        rows = rows[pd.to_datetime(rows["week_end_date"]) <= pd.Timestamp(args.until)].reset_index(drop=True)
+        if rows.empty:
+            raise SystemExit(f"demand: no rows up to --until {args.until}")
+    data_end = pd.Timestamp(rows["week_end_date"].max()).date().isoformat()
+
     started = time.perf_counter()
     plan = split_plan(args.holdout_weeks, args.validation_windows)
-    candidates, baselines = models.candidates(args.seed, small), models.baselines()
+    # which of the boosters' optional effects the blend keeps, on the validation windows only
+    selection = select_effects("blend", lambda effects: models.blend(args.seed, small, effects), tuple(models.EFFECTS),
+                               rows, plan, metrics=METRICS, metric=METRIC, target="units",
+                               keys=["store_id", "product_id"], carry=["week_end_date"])
+    candidates, baselines = models.candidates(args.seed, small, tuple(selection.kept)), models.baselines()
     outcome = run_flow(rows, plan, candidates=candidates, baselines=baselines, metrics=METRICS, metric=METRIC,
                        target="units", keys=["store_id", "product_id"], carry=["week_end_date"], by_horizon=False,
-                       quiet=quiet, label="demand: backtest", block=BLOCK,
+                       quiet=quiet, label="demand: backtest", block=BLOCK, seeds=SEEDS,
+                       selections=[selection],
                        note=f"units per store x product x week, the latest {args.holdout_weeks} weeks")
     chosen = outcome.choice.chosen
     log.record("backtest", started, folds=len(outcome.plan["folds"]), models=len(candidates) + len(baselines),
@@ -353,15 +367,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "pipeline": {"steps": list(log.steps), "validation": report.text().strip(),
                      "price_above_base_tolerance": PRICE_ABOVE_BASE_TOLERANCE,
                      "warehouse": {"dialect": warehouse.dialect, "table": "demand_weekly", "rows": loaded.after}},
-        "training": {"seed": args.seed, "small": small, "refit": "the chosen model refitted on every week",
+        "training": {"seed": args.seed, "small": small, "until": args.until and args.until.isoformat(), "refit": "the chosen model refitted on every week",
                      "feature_names": FEATURE_NAMES, "monotone_constraints": MONOTONE,
-                     "pair_shrink": models.PAIR_SHRINK, "store_shrink": models.STORE_SHRINK},
+                     "effects_kept": list(selection.kept), "pair_shrink": models.PAIR_SHRINK, "store_shrink": models.STORE_SHRINK},
     }
     manifest = finish(SERVICE, out, metrics=metrics, features=[{"name": n, "type": t} for n, t in FEATURES],
                       data_fingerprint=fingerprint_files(args.data),
                       libraries=["pandas", "pandera", "sqlalchemy", "lightgbm", "xgboost", "onnxruntime",
                                  "onnxmltools"],
-                      store_uri=args.store_uri, publish=not args.no_publish, extra=extra,
+                      store_uri=args.store_uri, publish=not args.no_publish, extra=extra, data_end=data_end,
                       profile=profile(rows, SERVED_FEATURES))
     say(metrics["summary"]["statement"])
     for key in ("target", "total_units", "monotonicity"):

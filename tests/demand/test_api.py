@@ -84,9 +84,9 @@ def test_price_curve_is_one_batch_and_finds_the_revenue_maximum(client, monkeypa
     calls = []
     original = demand_model.DemandModel._run
 
-    def counting(self, x, store, product, cells):
+    def counting(self, x, store, product, cells, prices=None):
         calls.append(x.shape)
-        return original(self, x, store, product, cells)
+        return original(self, x, store, product, cells, prices)
 
     monkeypatch.setattr(demand_model.DemandModel, "_run", counting)
     resp = client.post("/api/demand/price-curve", json={"date": "2011-06-15", "store_id": STORE,

@@ -19,7 +19,7 @@ from services.demand.model import DemandModel, Promotion
 from tests.demand.conftest import DATA, ROOT, SMALL_RUN
 
 CANDIDATES = ["lightgbm_tweedie", "lightgbm_poisson", "xgboost_poisson", "blend_lightgbm_tweedie_promo"]
-BASELINES = ["store_product_mean", "promo_adjusted_mean"]
+BASELINES = ["store_product_mean", "promo_adjusted_mean", "pooled_elasticity"]
 
 
 def shipped_rows() -> pd.DataFrame:
@@ -99,7 +99,8 @@ def test_served_model_is_the_chosen_one_refitted_on_every_week(demand_run):
     assert not any(name.endswith((".pkl", ".joblib")) for name in manifest["files"])
     # refit the chosen model here, independently of the pipeline, and compare every row
     frame = shipped_rows()
-    template = {m.name: m for m in [*models.candidates(42, small=True), *models.baselines()]}[chosen]
+    kept = tuple(manifest["training"]["effects_kept"])
+    template = {m.name: m for m in [*models.candidates(42, small=True, effects=kept), *models.baselines()]}[chosen]
     native = template.fit(frame).predict(frame.drop(columns=["units"]))
     served = pipeline.served_units(DemandModel(folder, manifest), frame)
     np.testing.assert_allclose(served, native, rtol=1e-4, atol=1e-4)
