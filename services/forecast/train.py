@@ -389,6 +389,8 @@ def main(argv: list[str] | None = None) -> dict:
     seed_everything(args.seed)
     quiet = progress_disabled(args.quiet)
     raw = dataset.load_matches(dataset.DATA_DIR, args.limit)
+    if args.until is not None:     # rows after it stay out of training (report --fresh scores them)
+        raw = raw[raw["day"] <= pd.Timestamp(args.until)].reset_index(drop=True)
     frame, state = dataset.walk(raw)
     frame["y"] = frame["fill"]
     print(f"forecast: {len(frame)} matches, {frame['tournament'].nunique()} tournaments, "
@@ -411,7 +413,9 @@ def main(argv: list[str] | None = None) -> dict:
                       data_fingerprint=fingerprint_files(*files),
                       libraries=["scikit-learn", "onnxruntime", "skl2onnx", "numpy", "pandas"],
                       store_uri=args.store_uri, publish=not args.no_publish,
+                      data_end=pd.Timestamp(raw["day"].max()).date().isoformat(),
                       extra={"training": {"seed": args.seed, "limit": args.limit, "target": "fill rate",
+                                          "until": args.until and args.until.isoformat(),
                                           "served": served}},
                       profile=profile(frame, SERVED_FEATURES))
     for competition, seg in metrics["segments"].items():
