@@ -23,8 +23,8 @@ FEATURES = [
     Feature("stage", CATEGORY), Feature("hour", NUMBER, description="local kickoff hour"),
 ]
 # The baselines' fill columns (training's ColumnBaseline, services/forecast/train.py; a test keeps them equal).
-BASELINE_COLUMNS = {"stage_mean_fill": "stage_fill", "venue_fill_so_far": "venue_fill_so_far",
-                    "team_fill_so_far": "team_fill_so_far"}
+BASELINE_COLUMNS = {"tournament_fill_so_far": "tournament_fill", "venue_fill_so_far": "venue_fill",
+                    "team_fill_so_far": "team_fill_high"}
 
 
 class MatchActual(PredictRequest):
