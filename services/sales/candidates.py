@@ -16,7 +16,7 @@ import pandas as pd
 from . import arima
 from .calendar import calendar_counts, is_holiday_week
 from .features import SEASON
-from .forecasters import CALENDAR_INPUTS, GBM_INPUTS, gbm_forecast, linear_forecast
+from .forecasters import CALENDAR_INPUTS, gbm_forecast, gbm_inputs, linear_forecast
 
 KEY, TIME, ORIGIN, TARGET, WEIGHT = "store", "ds", "origin", "y", "weight"
 
@@ -40,7 +40,8 @@ def _fit_weights(frame: pd.DataFrame, base: np.ndarray) -> np.ndarray:
     return w / w.mean()
 
 
-def calendar_effects(sales: np.ndarray, weeks: list[date], ridge: float = 1.0, half: int = 4) -> np.ndarray:
+def calendar_effects(sales: np.ndarray, weeks: list[date], ridge: float = 1.0, half: int = 4,
+                     keep: tuple[str, ...] | None = None) -> np.ndarray:
     """How much a week's year-on-year log growth moves per unit of each calendar difference, pooled
     over stores. Each week's growth and calendar difference are taken relative to the mean of their
     `half` neighbours on either side, so a store's trend does not pass for a calendar effect."""
@@ -60,8 +61,13 @@ def calendar_effects(sales: np.ndarray, weeks: list[date], ridge: float = 1.0, h
         return out
 
     g, d = local(growth), local(shift.T).T
-    x = np.tile(d, (sales.shape[0], 1))
-    return np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ g.reshape(-1))
+    used = [i for i, name in enumerate(CALENDAR_INPUTS) if keep is None or name in keep]
+    out = np.zeros(len(CALENDAR_INPUTS))
+    if not used:
+        return out
+    x = np.tile(d[:, used], (sales.shape[0], 1))
+    out[used] = np.linalg.solve(x.T @ x + ridge * np.eye(x.shape[1]), x.T @ g.reshape(-1))
+    return out
 
 
 class GlobalLinear:
@@ -72,9 +78,12 @@ class GlobalLinear:
     name = "global_linear"
     needs = ["log_ref", "g8", "dev", *CALENDAR_INPUTS]
 
+    def __init__(self, effects: tuple[str, ...] = tuple(CALENDAR_INPUTS)):
+        self.effects = tuple(effects)        # the calendar effects fitted (the others stay 0)
+
     def fit(self, frame: pd.DataFrame) -> "GlobalLinear":
         _, weeks, sales = weekly_history(frame)
-        self.calendar_ = calendar_effects(sales, weeks)
+        self.calendar_ = calendar_effects(sales, weeks, keep=self.effects)
         rows = frame[np.isfinite(frame[self.needs].to_numpy(float)).all(axis=1)]
         self.pooling_ = 0.0
         if len(rows):
@@ -102,16 +111,25 @@ class GlobalGBM:
               "n_estimators": 200, "reg_lambda": 100.0, "subsample": 0.8, "subsample_freq": 1,
               "colsample_bytree": 0.8, "n_jobs": 1, "verbose": -1}
 
-    def __init__(self, seed: int = 42):
+    def __init__(self, seed: int = 42, effects: tuple[str, ...] = tuple(CALENDAR_INPUTS)):
         self.seed = seed
+        self.effects = tuple(effects)        # the calendar inputs the booster reads
+
+    @property
+    def inputs(self) -> list[str]:
+        return gbm_inputs(self.effects)
+
+    def seeded(self, seed: int) -> "GlobalGBM":
+        return GlobalGBM(seed, self.effects)
 
     def fit(self, frame: pd.DataFrame) -> "GlobalGBM":
         from lightgbm import LGBMRegressor
 
         rows = frame[np.isfinite(frame["lasn"].to_numpy(float))]
-        if rows.empty:
-            raise ValueError(f"{self.name}: no rows with 60 weeks of history before their origin")
-        x = np.ascontiguousarray(rows[GBM_INPUTS].to_numpy(np.float32))
+        self.booster_ = None
+        if rows.empty:          # the first origin with 60 weeks behind it: no earlier row to learn from,
+            return self         # so the booster's log ratio is 0 (the level-adjusted seasonal naive)
+        x = np.ascontiguousarray(rows[self.inputs].to_numpy(np.float32))
         lasn = rows["lasn"].to_numpy(float)
         target = np.log(rows[TARGET].to_numpy(float) / lasn)
         self.booster_ = LGBMRegressor(**self.PARAMS, random_state=self.seed).fit(
@@ -119,10 +137,10 @@ class GlobalGBM:
         return self
 
     def log_ratio(self, x: np.ndarray) -> np.ndarray:
-        return self.booster_.predict(x)
+        return np.zeros(len(x)) if self.booster_ is None else self.booster_.predict(x)
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return gbm_forecast(_columns(frame, [*GBM_INPUTS, "lasn"]), self.log_ratio)
+        return gbm_forecast(_columns(frame, [*self.inputs, "lasn"]), self.log_ratio, self.inputs)
 
 
 class Arima:

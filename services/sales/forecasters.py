@@ -17,6 +17,13 @@ from .features import forecast_matrix
 CALENDAR_INPUTS = [f"n_{name}" for name in CALENDAR_EFFECTS]
 # What the gradient-boosted model reads, in its ONNX input's column order.
 GBM_INPUTS = ["horizon", "holiday", *CALENDAR_INPUTS, "dev", "spike", "g4_8", "g13_8", "g8_dev"]
+
+
+def gbm_inputs(effects) -> list[str]:
+    """GBM_INPUTS without the calendar effects not in `effects` (the order kept)."""
+    return [n for n in GBM_INPUTS if n not in CALENDAR_INPUTS or n in effects]
+
+
 BASELINE_COLUMNS = {"seasonal_naive": "snaive", "level_adjusted_seasonal_naive": "lasn"}
 
 
@@ -31,11 +38,12 @@ def linear_forecast(features: dict[str, np.ndarray], calendar: Sequence[float], 
     return np.exp(features["log_ref"] + features["g8"] + shift + pooling * features["dev"])
 
 
-def gbm_forecast(features: dict[str, np.ndarray], run: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+def gbm_forecast(features: dict[str, np.ndarray], run: Callable[[np.ndarray], np.ndarray],
+                 inputs: Sequence[str] = tuple(GBM_INPUTS)) -> np.ndarray:
     """The level-adjusted seasonal naive times exp(the booster's log ratio); `run` maps float32 rows
     (GBM_INPUTS, store-major) to log ratios (ONNX in serving, the native booster in training)."""
     lasn = features["lasn"]
-    ratio = np.asarray(run(forecast_matrix(features, GBM_INPUTS)), dtype=float).reshape(lasn.shape)
+    ratio = np.asarray(run(forecast_matrix(features, list(inputs))), dtype=float).reshape(lasn.shape)
     return lasn * np.exp(ratio)
 
 

@@ -91,10 +91,11 @@ class SalesModel:
             calendar = [params["calendar"][name] for name in CALENDAR_INPUTS]
             mean = linear_forecast(features, calendar, float(params["pooling"]))
         elif self.forecast_model == "global_gbm":
-            if params["inputs"] != GBM_INPUTS:
-                raise ValueError(f"forecast.json: booster inputs {params['inputs']}, this code builds {GBM_INPUTS}")
+            inputs = list(params["inputs"])
+            if inputs != [n for n in GBM_INPUTS if n in inputs] or not set(GBM_INPUTS) - set(CALENDAR_INPUTS) <= set(inputs):
+                raise ValueError(f"forecast.json: booster inputs {inputs}, this code builds a subset of {GBM_INPUTS}")
             self.booster = OnnxModel(directory / params["onnx"])
-            mean = gbm_forecast(features, self.booster.run)
+            mean = gbm_forecast(features, self.booster.run, inputs)
         elif self.forecast_model == "arima":
             mean = np.array([arima.forecast(arima_params["params"][k], sales[i],
                                             np.array([1.0 if is_holiday_week(d) else 0.0 for d in self.dates]),
@@ -103,7 +104,17 @@ class SalesModel:
             mean = baseline_forecast(features, self.forecast_model, last_value=sales[:, -1])
         if not np.all(np.isfinite(mean)) or not np.all(mean > 0):
             raise ValueError(f"{self.forecast_model}: non-finite or non-positive forecasts")
-        half = np.array([widths[band_of(h)] for h in range(1, HORIZON + 1)])
+        half = np.tile([widths[band_of(h)] for h in range(1, HORIZON + 1)], (len(keys), 1)).astype(float)
+        if "holiday_half_width_log" in interval:         # holiday weeks: their own width
+            weeks = [self.last_week + timedelta(weeks=h) for h in range(1, HORIZON + 1)]
+            half[:, [is_holiday_week(w) for w in weeks]] = float(interval["holiday_half_width_log"])
+        if "store_scale" in interval:                    # each store's width scaled by its own errors
+            scale = interval["store_scale"]
+            if set(scale) != set(keys) or not all(np.isfinite(v) and v > 0 for v in scale.values()):
+                raise ValueError("forecast.json: store_scale must give every store a positive number")
+            half *= np.array([float(scale[k]) for k in keys])[:, None]
+        if not np.all(np.isfinite(half)) or not np.all(half > 0):
+            raise ValueError("forecast.json: non-finite or non-positive interval half-widths")
         return mean, mean * np.exp(-half), mean * np.exp(half)
 
     # ------------------------------------------------------------------

@@ -40,7 +40,7 @@ def evaluation(stacked):
 
 
 def fold_at(frame, origin, role=None):
-    folds = train.forecast_plan().folds(frame)
+    folds = train.forecast_plan(frame).folds(frame)
     return next(f for f in folds if pd.Timestamp(f.origin) == pd.Timestamp(origin) and (role is None or f.role == role))
 
 
@@ -84,7 +84,7 @@ def test_feature_function_refuses_short_or_bad_history(data):
 
 def test_the_lasn_feature_is_the_kernel_baseline(stacked):
     """The level-adjusted seasonal naive the global models start from is the kernel's baseline."""
-    for origin in ("2011-04-22", "2011-12-09", "2012-04-27"):
+    for origin in ("2011-04-08", "2011-11-18", "2012-04-27"):
         fold = fold_at(stacked, origin)
         fit, rows = stacked.loc[fold.fit], stacked.loc[fold.predict].drop(columns=["y"])
         for model, column in zip(train.baselines()[:2], ("snaive", "lasn")):
@@ -96,7 +96,7 @@ def test_candidates_forecast_the_same_whatever_follows_the_origin(data, make):
     """A candidate fitted at an origin and forecasting from it cannot read a later week: replacing
     every week after it (sales, and so every later row and feature) changes none of its forecasts."""
     _, stores, weeks, sales, flags = data
-    t = 96
+    t = 93
     changed = sales.copy()
     changed[:, t + 1:] = changed[:, t + 1:][:, ::-1] * 1.3
     forecasts = []
@@ -109,14 +109,16 @@ def test_candidates_forecast_the_same_whatever_follows_the_origin(data, make):
 
 
 # -- the plan, the choice, the intervals ------------------------------------------------------------
-def test_plan_spans_a_year_with_the_holidays_and_validation_precedes_test(stacked):
-    folds = train.forecast_plan().folds(stacked)
+def test_validation_spans_a_year_of_holidays_and_precedes_test(stacked):
+    """The validation windows hold every holiday type (Easter, Labor Day, Thanksgiving, Christmas,
+    Super Bowl), so an effect or interval decided on them has seen each; test comes after."""
+    folds = train.forecast_plan(stacked).folds(stacked)
     val = [f for f in folds if f.role == VALIDATION]
     test = [f for f in folds if f.role == TEST]
-    assert len(val) + len(test) >= 8 and len(test) == 8
-    assert (pd.Timestamp(test[-1].origin) - pd.Timestamp(val[0].origin)).days >= 365
-    tested = pd.to_datetime(np.concatenate([stacked.loc[f.predict, "ds"].to_numpy() for f in test]))
-    assert {(11, 25), (12, 30), (2, 10)} <= {(d.month, d.day) for d in tested}     # Thanksgiving, Christmas, Super Bowl
+    assert len(test) == train.N_TEST and len(val) >= 8
+    validated = pd.to_datetime(np.concatenate([stacked.loc[f.predict, "ds"].to_numpy() for f in val]))
+    days = {(d.year, d.month, d.day) for d in validated}
+    assert {(2011, 4, 22), (2011, 9, 9), (2011, 11, 25), (2011, 12, 30), (2012, 2, 10)} <= days
     assert test[-1].origin == pd.Timestamp("2012-04-27")                          # the latest 13 weeks
     last_validated = max(stacked.loc[f.predict, "ds"].max() for f in val)
     assert last_validated <= pd.Timestamp(test[0].origin)
@@ -126,49 +128,66 @@ def test_the_choice_does_not_move_when_test_targets_do(data, evaluation):
     """Replacing every target after the first test origin by nonsense moves the test table, never
     the choice or the validation scores."""
     _, stores, weeks, sales, flags = data
-    outcome, _, _ = evaluation
+    outcome, _, _, _ = evaluation
     first_test = min(pd.Timestamp(f["origin"]) for f in outcome.plan["folds"] if f["role"] == TEST)
     t = weeks.index(first_test.date())
     changed = sales.copy()
     changed[:, t + 1:] = sales[:, t + 1:].mean() * 0.5
-    again, _, _ = train.forecast_evaluation(train.stacked_frame(stores, weeks, changed, flags), seed=3, quiet=True)
+    again, _, _, _ = train.forecast_evaluation(train.stacked_frame(stores, weeks, changed, flags), seed=3, quiet=True)
     assert again.choice.as_json() == outcome.choice.as_json()
     assert again.validation == outcome.validation
     assert again.test != outcome.test
 
 
 def test_intervals_at_an_origin_use_only_earlier_origins(data):
+    from services.sales import intervals
+
     _, stores, weeks, sales, flags = data
     t = 100
     changed = sales.copy()
     changed[:, t + 1:] *= 3.0
-    bands = []
+    widths = []
     for values in (sales, changed):
         frame = train.stacked_frame(stores, weeks, values, flags)
-        fold = fold_at(frame, weeks[t])
-        model = train.with_intervals(GlobalLinear()).fit(frame.loc[fold.fit])
-        bands.append(model.predict_interval(frame.loc[fold.predict].drop(columns=["y"]), 0.9))
-        origins = {r for r in model.residuals_}
-        assert origins == {"*", "h1-4", "h5-8", "h9-13"}
-    np.testing.assert_array_equal(bands[0][0], bands[1][0])
-    np.testing.assert_array_equal(bands[0][1], bands[1][1])
+        rows = intervals.interval_rows(GlobalLinear(), frame, [pd.Timestamp(weeks[t])], 13, 0.9, TEST)
+        assert set(rows["variant"]) == set(intervals.VARIANTS)
+        widths.append(np.log(rows["upper"] / rows["prediction"]).to_numpy())
+    np.testing.assert_array_equal(widths[0], widths[1])
+
+
+def test_every_kept_effect_has_validation_support(evaluation):
+    from services.common.backtest import unsupported_effects
+
+    outcome, _, groups, _ = evaluation
+    metrics = outcome.metrics(**groups)
+    assert set(metrics["ablation"]) == {"global_linear", "global_gbm"}
+    assert unsupported_effects(metrics) == []
+    for family, table in metrics["ablation"].items():
+        assert [e for e, row in table.items() if row["kept"]] == groups["effects_kept"][family]
+        assert all("test_contribution" in row for row in table.values())
 
 
 def test_manifest_groups_hold_every_origin_every_baseline_and_the_targets(evaluation):
-    outcome, _, groups = evaluation
+    outcome, _, groups, _ = evaluation
     names = {"arima", "global_gbm", "global_linear", "seasonal_naive", "level_adjusted_seasonal_naive", "last_value"}
     assert set(groups["test_wmae_by_origin"]) == names == set(groups["validation_wmae_by_origin"])
-    assert len(groups["test_wmae_by_origin"]["arima"]) == 8 + 1 and len(groups["validation_wmae_by_origin"]["arima"]) == 4 + 1
-    assert set(groups["test_wmae_by_band"]["global_linear"]) == {"h1-4", "h5-8", "h9-13", "all"}
+    n_val = sum(f["role"] == VALIDATION for f in outcome.plan["folds"])
+    assert len(groups["test_wmae_by_origin"]["arima"]) == train.N_TEST + 1
+    assert len(groups["validation_wmae_by_origin"]["arima"]) == n_val + 1
     chosen = outcome.choice.chosen
     assert groups["test_wmae_by_band"][chosen]["all"] == pytest.approx(outcome.test[chosen]["wmae"])
-    for band in ("h1-4", "h5-8", "h9-13"):
-        target = groups["targets"][f"coverage_{band}"]
-        assert target["met"] == (0.85 <= target["value"] <= 0.95)
+    cov = groups["test_coverage"]
+    assert set(cov) == {"band", "horizon", "holiday_week", "store"}
+    target = groups["targets"]["coverage_test_pooled"]
+    assert target["met"] == (0.85 <= cov["band"]["pooled"]["coverage"] <= 0.95)
+    assert groups["targets"]["coverage_test_min_store"]["value"] == cov["store"]["min"]
     ratio = groups["targets"]["wmae_ratio_test_origins"]
     assert ratio["value"] == pytest.approx(outcome.test[chosen]["wmae"] / outcome.test["level_adjusted_seasonal_naive"]["wmae"])
-    assert ratio["met"] == (ratio["value"] <= 0.85)
-    # the badge's baseline is the strongest baseline on the test rows, not the easiest
+    assert ratio["met"] == (ratio["value"] <= train.TARGET_RATIO)
+    # the headline's interval is over origins, with more than one
+    interval = outcome.summary["ratio_interval"]
+    assert interval["block"] == "origin" and interval["blocks"] == train.N_TEST
+    assert groups["interval"]["variant"] in groups["interval"]["validation_scores"]
     baselines = [b for b in outcome.choice.baselines if b != chosen]
     assert outcome.summary["baseline"] == min(baselines, key=lambda b: outcome.test[b]["wmae"])
 
@@ -187,7 +206,8 @@ def test_artifact_verifies_loads_and_serves_the_chosen_model(sales_artifact):
     frame = train.load_data(stores=[1, 2])
     stores, weeks, sales = train.sales_matrix(frame)
     stacked = train.stacked_frame(stores, weeks, sales, train.holiday_flags(frame))
-    template = next(m for m in [*train.candidates(42), *train.baselines()] if m.name == chosen)
+    kept = manifest["metrics"]["effects_kept"]
+    template = next(m for m in [*train.candidates(42, kept), *train.baselines()] if m.name == chosen)
     expected = template.fit(stacked).predict(train.future_frame(stores, weeks, sales.round(2)))
     served = np.concatenate([model.stores[s].forecast_mean for s in model.store_ids])
     np.testing.assert_allclose(served, expected, rtol=1e-6)
