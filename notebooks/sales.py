@@ -61,11 +61,11 @@ print(stacked.dropna().head(3).T)
 # ## Backtest: choose on validation origins, report on test origins
 
 # %%
-outcome, served, groups = train.forecast_evaluation(stacked, seed=42, quiet=True)
+outcome, served, groups, interval_spec = train.forecast_evaluation(stacked, seed=42, quiet=True)
 print(outcome.choice.reason)
 print(pd.DataFrame(groups["test_wmae_by_band"]).T.round(0))
 print(pd.DataFrame(groups["test_ratio_to_level_adjusted_seasonal_naive_by_band"]).T.round(3))
-print(pd.DataFrame(groups["interval_coverage_by_band"]).T.round(3))
+print(pd.DataFrame(groups["test_coverage"]["band"]["segments"]).T.round(3))
 print(outcome.summary["statement"])
 
 # %%

@@ -44,6 +44,8 @@ from typing import Iterator
 import numpy as np
 import simpy
 
+from services.common.auth import client_headers
+
 from .stadiums import Stadium, load_stadiums
 
 OPEN_BEFORE = 150          # gates open 150 minutes before kickoff
