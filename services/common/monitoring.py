@@ -344,21 +344,26 @@ class Monitor:
         if queued < 0:
             self._dropped_counter.inc()
             self._dropped_rows_counter.inc(n)
-            if time.monotonic() - self._last_drop_log >= DROP_LOG_SECONDS:
-                self._log_drops()
+            self._log_drops()
         elif queued >= self._drain_at:
             self._wake.set()
         if self._pid != os.getpid():      # this worker's first observation: start its flush thread
             self.start()
 
     def _log_drops(self) -> None:
-        self._last_drop_log = time.monotonic()
-        seen, seen_rows = self._drops_logged
-        self._drops_logged = (self.dropped, self.dropped_rows)
+        """One warning per DROP_LOG_SECONDS with the drops since the last one. The check and the stamp are
+        one step under the queue lock: a request thread and the flush thread must not both warn."""
+        with self._qlock:
+            now = time.monotonic()
+            if self.dropped == self._drops_logged[0] or now - self._last_drop_log < DROP_LOG_SECONDS:
+                return
+            self._last_drop_log = now
+            (seen, seen_rows), now_logged = self._drops_logged, (self.dropped, self.dropped_rows)
+            self._drops_logged = now_logged
         log.warning("monitoring queue full: observations dropped (not counted in drift)",
-                    extra={"service": self.service, "dropped": self.dropped - seen,
-                           "dropped_rows": self.dropped_rows - seen_rows, "queue_rows": self.queue_limit,
-                           "dropped_total": self.dropped})
+                    extra={"service": self.service, "dropped": now_logged[0] - seen,
+                           "dropped_rows": now_logged[1] - seen_rows, "queue_rows": self.queue_limit,
+                           "dropped_total": now_logged[0]})
 
     def clear_queue(self) -> None:
         with self._qlock:
@@ -416,8 +421,7 @@ class Monitor:
             with self._qlock:
                 peak, self.peak_rows = self.peak_rows, self.queued_rows
             QUEUE_PEAK.labels(self.service).set(peak)
-            if self.dropped != self._drops_logged[0] and time.monotonic() - self._last_drop_log >= DROP_LOG_SECONDS:
-                self._log_drops()        # the drops since the last warning, though none came since
+            self._log_drops()            # the drops since the last warning, though none came since
             try:
                 if self.refresh_gauges() is None:  # no model yet (or the store is down): still add the counts
                     self.flush()

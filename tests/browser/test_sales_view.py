@@ -47,12 +47,21 @@ def test_sales_history_forecast_and_model_panel(page, gateway):
     expect(served.locator("[data-choice]")).to_have_text(metrics["choice"]["reason"])
     for name, target in metrics["targets"].items():
         row = served.locator(f'[data-target="{name}"]')
+        if target["met"] is None:               # a target the windows cannot measure says so, with the reason
+            expect(row.locator(".badge")).to_have_text("not measured")
+            expect(row.locator("td").first).to_have_text(target["statement"])
+            continue
         expect(row.locator(".badge")).to_have_text("met" if target["met"] else "NOT met")
         shown = row.locator("td").first.inner_text()
         if name.startswith("wmae_ratio"):       # the ratio to 3 decimals, then the target
             assert float(shown.split()[0]) == pytest.approx(target["value"], abs=5e-4), shown
         else:                                   # coverage in percent, 1 decimal
             assert float(shown.rstrip("%")) == pytest.approx(target["value"] * 100, abs=0.051), shown
+    # test coverage per horizon band and per holiday week, beside the interval width
+    for kind in ("band", "holiday_week"):
+        for seg, cov in metrics["test_coverage"][kind]["segments"].items():
+            shown = served.locator(f'[data-coverage="{kind}:{seg}"] td').first.inner_text()
+            assert float(shown.rstrip("%")) == pytest.approx(cov["coverage"] * 100, abs=0.051), (kind, seg, shown)
 
     # the store picker lists the model's stores; the first one is charted on arrival
     expect(page.locator("#sales-store option")).to_have_count(2)

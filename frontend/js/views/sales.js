@@ -16,27 +16,50 @@ function weekEnding(iso) {
   return addDays(iso, (5 - d.getUTCDay() + 7) % 7);
 }
 
-const yes = (met) => (met ? `<span class="badge good">met</span>` : `<span class="badge bad">NOT met</span>`);
+const yes = (met) => (met === null || met === undefined
+  ? `<span class="badge">not measured</span>`
+  : met ? `<span class="badge good">met</span>` : `<span class="badge bad">NOT met</span>`);
 
-/** The served model against the strongest baseline, and the issue's targets, as the manifest records them. */
+const TARGET_LABELS = {
+  wmae_ratio_test_origins: "WMAE / level-adjusted seasonal naive, sealed test origins",
+  wmae_ratio_latest_13_weeks: "WMAE / level-adjusted seasonal naive, latest 13 weeks",
+  coverage_test_pooled: "90% interval coverage, test, pooled",
+  coverage_test_min_store: "90% interval coverage, test, worst store",
+  coverage_test_holiday_weeks: "90% interval coverage, test, holiday weeks",
+};
+
+/** One target row: ratios to 3 decimals, coverages in percent; a target the data cannot measure says so. */
+function targetRow(name, t) {
+  const label = TARGET_LABELS[name] || name.replaceAll("_", " ");
+  let value;
+  if (t.value === undefined) value = esc(t.statement || "–");
+  else if (name.startsWith("wmae_ratio")) value = `${fmt(t.value, { digits: 3 })} (target ${esc(t.target)})`;
+  else value = pct(t.value);
+  const target = t.value === undefined ? "–" : esc(t.target);
+  return `<tr data-target="${esc(name)}"><th scope="row">${esc(label)}</th><td>${value}</td><td>${target}</td><td>${yes(t.met)}</td></tr>`;
+}
+
+/** Test coverage and mean width per segment of one kind (band, holiday week), from `coverage_by`. */
+function coverageTable(kind, cov) {
+  if (!cov || !cov.segments) return "";
+  const rows = Object.entries(cov.segments).map(([seg, c]) => `<tr data-coverage="${esc(kind)}:${esc(seg)}">
+      <th scope="row">${esc(seg)}</th><td>${pct(c.coverage)}</td><td>${money(c.mean_width)}</td><td>${fmt(c.n, { digits: 0 })}</td></tr>`);
+  return `<table class="metrics" data-coverage-kind="${esc(kind)}"><caption>Test 90% interval coverage by ${esc(kind.replaceAll("_", " "))}</caption>
+      <thead><tr><th scope="col">${esc(kind.replaceAll("_", " "))}</th><th scope="col">coverage</th><th scope="col">mean width</th><th scope="col">weeks</th></tr></thead>
+      <tbody>${rows.join("")}</tbody></table>`;
+}
+
+/** The served model against the strongest baseline, and the targets, as the manifest records them. */
 function servedCard(metrics) {
-  const s = metrics.summary;
-  const t = metrics.targets;
-  const cov = metrics.interval_coverage_by_band;
-  const bands = Object.keys(cov).filter((b) => b !== "all");
-  const ratio = (name) => `${fmt(t[name].value, { digits: 3 })} (target at most ${fmt(t[name].target_at_most)})`;
-  return `${summaryBlock(s)}
+  const targets = Object.entries(metrics.targets || {});
+  const cov = metrics.test_coverage || {};
+  return `${summaryBlock(metrics.summary)}
     <p class="help" data-choice>${esc(metrics.choice.reason)}</p>
-    <table class="metrics" id="sales-targets"><caption>Targets (issue 16)</caption>
-      <thead><tr><th scope="col">what</th><th scope="col">value</th><th scope="col">target</th></tr></thead>
-      <tbody>
-        <tr data-target="wmae_ratio_test_origins"><th scope="row">WMAE / level-adjusted seasonal naive, 8 test origins</th>
-          <td>${ratio("wmae_ratio_test_origins")}</td><td>${yes(t.wmae_ratio_test_origins.met)}</td></tr>
-        <tr data-target="wmae_ratio_latest_13_weeks"><th scope="row">WMAE / level-adjusted seasonal naive, latest 13 weeks</th>
-          <td>${ratio("wmae_ratio_latest_13_weeks")}</td><td>${yes(t.wmae_ratio_latest_13_weeks.met)}</td></tr>
-        ${bands.map((b) => `<tr data-target="coverage_${esc(b)}"><th scope="row">90% interval coverage, ${esc(b)}</th>
-          <td>${pct(cov[b].coverage)}</td><td>${yes(t[`coverage_${b}`].met)}</td></tr>`).join("")}
-      </tbody></table>`;
+    <table class="metrics" id="sales-targets"><caption>Targets</caption>
+      <thead><tr><th scope="col">what</th><th scope="col">value</th><th scope="col">target</th><th scope="col">verdict</th></tr></thead>
+      <tbody>${targets.map(([name, t]) => targetRow(name, t)).join("")}</tbody></table>
+    ${coverageTable("band", cov.band)}
+    ${coverageTable("holiday_week", cov.holiday_week)}`;
 }
 
 export default {
