@@ -61,8 +61,9 @@ def test_a_full_queue_drops_and_counts_and_every_request_is_answered(monitoring_
     monitor, client = app.extensions["monitor"], app.test_client()
     before = dropped_total(client)
     caplog.set_level(logging.WARNING, logger="services.monitoring")
-    root = logging.getLogger()     # the app's configure_logging replaced the root's handlers, caplog's too
-    monkeypatch.setattr(root, "handlers", [*root.handlers, caplog.handler])
+    root = logging.getLogger()     # configure_logging replaces the root's handlers (caplog's too) the first
+    if caplog.handler not in root.handlers:      # time in a process only: add caplog's back, never twice
+        monkeypatch.setattr(root, "handlers", [*root.handlers, caplog.handler])
     with monitor._lock:             # the flush thread stuck (a slow store): nothing is bucketed meanwhile
         for i in range(20):         # 10 rows each: 5 fit in the bound, 15 are dropped
             resp = client.post("/api/toy/batch", json=body(10))
