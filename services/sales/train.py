@@ -249,15 +249,24 @@ def forecast_evaluation(frame: pd.DataFrame, seed: int, quiet: bool) -> tuple[An
     weeks = sorted(frame["ds"].unique())
     first = MIN_HISTORY - 1 + HORIZON + CALIBRATION_ORIGINS - 1
     eligible = [o for o in validation_origins if weeks.index(o) >= first]
-    val_rows = intervals.interval_rows(template, frame, eligible, CALIBRATION_ORIGINS, INTERVAL_LEVEL, VALIDATION)
-    variant, variant_scores = intervals.choose_variant(val_rows, INTERVAL_LEVEL)
+    if eligible:
+        val_rows = intervals.interval_rows(template, frame, eligible, CALIBRATION_ORIGINS, INTERVAL_LEVEL, VALIDATION)
+        variant, variant_scores = intervals.choose_variant(val_rows, INTERVAL_LEVEL)
+        chosen_on = (f"validation origins {', '.join(_label(o) for o in eligible)} (those with "
+                     f"{CALIBRATION_ORIGINS} complete origins behind them)")
+    else:   # a short history (--until): no validation origin can be calibrated, so nothing to choose on
+        val_rows, variant, variant_scores = None, "pooled", {}
+        chosen_on = (f"no validation origin has {CALIBRATION_ORIGINS} complete origins behind it (the history is "
+                     f"{len(weeks)} weeks); the simplest variant, pooled, is used unchosen")
     test_rows = intervals.interval_rows(template, frame, test_origins, CALIBRATION_ORIGINS, INTERVAL_LEVEL, TEST)
     covered = test_rows[test_rows["variant"] == variant]
     flow = outcome.rows(TEST)
     if not np.allclose(np.sort(covered["prediction"].to_numpy()), np.sort(flow["prediction"].to_numpy())):
         raise RuntimeError("the interval backtest's forecasts differ from the flow's for the chosen model")
     lo, hi = COVERAGE_TARGET
-    for role, rows in ((VALIDATION, val_rows[val_rows["variant"] == variant]), (TEST, covered)):
+    roles = [(TEST, covered)] if val_rows is None else [(VALIDATION, val_rows[val_rows["variant"] == variant]),
+                                                         (TEST, covered)]
+    for role, rows in roles:
         groups[f"{role}_coverage"] = {seg: coverage_by(rows, seg, target=COVERAGE_TARGET)
                                       for seg in ("band", "horizon", "holiday_week", "store")}
     groups["interval_variants_test"] = {v: intervals.miss(test_rows[test_rows["variant"] == v], INTERVAL_LEVEL)
@@ -265,8 +274,7 @@ def forecast_evaluation(frame: pd.DataFrame, seed: int, quiet: bool) -> tuple[An
     cal = intervals.calibrate(template, frame, CALIBRATION_ORIGINS, INTERVAL_LEVEL)
     spec = cal.spec(variant)
     groups["interval"] = {"level": INTERVAL_LEVEL, "model": chosen, "variant": variant,
-                          "chosen_on": f"validation origins {', '.join(_label(o) for o in eligible)} (those with "
-                                       f"{CALIBRATION_ORIGINS} complete origins behind them)",
+                          "chosen_on": chosen_on,
                           "validation_scores": variant_scores,
                           "method": "split-conformal on |log(actual / forecast)| per horizon band"
                                     + {"pooled": "", "store": ", residuals scaled by store",
