@@ -200,18 +200,30 @@ def choose(table: pd.DataFrame, metrics: dict[str, Callable], *, metric: str, ca
 
 def summarize(test_scores: dict[str, dict[str, float]], choice: Choice, note: str = "",
               interval: Callable[[str], dict[str, Any] | None] | None = None) -> dict[str, Any]:
-    """evaluation.summary of the chosen model against the strongest other baseline on the same test rows;
-    `interval(baseline)` gives the ratio's bootstrap interval against that baseline."""
+    """evaluation.summary of the chosen model on the test rows against the strongest other baseline
+    *on validation* (named before the test was scored, so the test cannot pick the yardstick);
+    `interval(baseline)` gives the ratio's bootstrap interval against it. When another baseline is
+    stronger on the test rows, the ratio to that one is recorded and said beside the headline."""
     others = [b for b in choice.baselines if b != choice.chosen]
     if not others:
         raise ValueError("a summary needs a baseline other than the chosen model")
-    strongest = _best({n: test_scores[n][choice.metric] for n in others}, others, choice.lower_is_better)
-    return ev.summary(model=choice.chosen, baseline=strongest, metric=choice.metric,
-                      model_score=test_scores[choice.chosen][choice.metric],
-                      baseline_score=test_scores[strongest][choice.metric], lower_is_better=choice.lower_is_better,
-                      interval=interval(strongest) if interval else None,
-                      note=note or "test windows, chosen on earlier validation windows; baseline = the best of "
-                                   f"{len(others)} on the same rows")
+    strongest = _best({n: choice.validation[n] for n in others}, others, choice.lower_is_better)
+    on_test = _best({n: test_scores[n][choice.metric] for n in others}, others, choice.lower_is_better)
+    note = note or "test windows, chosen on earlier validation windows"
+    note += f"; baseline = the strongest of {len(others)} on validation"
+    model_score, test_best = test_scores[choice.chosen][choice.metric], test_scores[on_test][choice.metric]
+    ratio = model_score / test_best if test_best else float("nan")
+    if on_test != strongest:
+        note += f"; on the test rows {on_test} was stronger: ratio {ratio:.3f} to it"
+    out = ev.summary(model=choice.chosen, baseline=strongest, metric=choice.metric,
+                     model_score=test_scores[choice.chosen][choice.metric],
+                     baseline_score=test_scores[strongest][choice.metric], lower_is_better=choice.lower_is_better,
+                     interval=interval(strongest) if interval else None, note=note)
+    if on_test != strongest:
+        out["strongest_baseline_on_test"] = {"baseline": on_test, "baseline_score": test_best,
+                                             "ratio_to_baseline": ratio,
+                                             "interval": interval(on_test) if interval else None}
+    return out
 
 
 # -- uncertainty: per-row losses, block bootstrap, segments -------------------------------------

@@ -290,8 +290,7 @@ def evaluate(frame: pd.DataFrame, seed: int, quiet: bool) -> dict[str, dict]:
                            metric="mae", target="y", keys=("competition",), carry=("capacity", "venue_matches", "stage"),
                            weights="capacity", quiet=quiet, label=f"forecast {competition}",
                            block=BLOCK, seeds=SEEDS,
-                           note=f"{competition}: test matchdays, chosen on earlier validation matchdays; "
-                                "baseline = the best of the three on the same rows")
+                           note=f"{competition}: test matchdays, chosen on earlier validation matchdays")
         table = outcome.table
         mine = table[table["competition"] == competition]
         if len(mine) != len(table):

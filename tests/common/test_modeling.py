@@ -297,6 +297,23 @@ def test_choose_reads_only_validation_rows():
     assert summary["beats_baseline"] is False and "does NOT beat" in summary["statement"]
 
 
+def test_the_headline_divides_by_the_baseline_strongest_on_validation_and_names_a_stronger_one_on_test():
+    # b is the stronger baseline on validation, c on test: the yardstick is named before the test is seen
+    table = pd.DataFrame({"role": ["validation"] * 3 + ["test"] * 3, "model": ["a", "b", "c"] * 2,
+                          "actual": [1.0] * 6, "prediction": [1.5, 2.0, 4.0, 2.0, 4.0, 3.0]})
+    choice = choose(table, METRICS, metric="mae", candidates=["a"], baselines=["b", "c"])
+    test = score(table[table["role"] == "test"], METRICS, by=("model",))
+    summary = summarize(test, choice)
+    assert choice.chosen == "a" and summary["baseline"] == "b" == choice.strongest_baseline
+    assert summary["ratio_to_baseline"] == pytest.approx(1.0 / 3.0)
+    assert summary["strongest_baseline_on_test"]["baseline"] == "c"
+    assert summary["strongest_baseline_on_test"]["ratio_to_baseline"] == pytest.approx(0.5)
+    assert "on the test rows c was stronger: ratio 0.500" in summary["statement"]
+    # when validation and test agree, nothing extra is said
+    same = summarize(score(table[table["role"] == "validation"], METRICS, by=("model",)), choice)
+    assert same["baseline"] == "b" and "strongest_baseline_on_test" not in same
+
+
 def test_flow_refits_the_chosen_model_on_every_row_and_its_metrics_are_json():
     frame = seasonal_frame(140)
     outcome = flow(frame)
