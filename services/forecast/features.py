@@ -20,6 +20,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any, Sequence
 
+import numpy as np
+
 # Tournament stages in the order of importance (knockout rounds above the groups).
 STAGE_ORDER: dict[str, float] = {
     "Group Stage": 0.0,
@@ -305,6 +307,17 @@ def served_fill(raw: float, venue: float, stage: str, blend: float, uplift: dict
     Training's predictions and serving both go through this function."""
     fill = min(max(blend * raw + (1.0 - blend) * venue, 0.0), 1.0)
     return fill + uplift.get(stage, 0.0) * (1.0 - fill)
+
+
+HEADROOM_FLOOR = 0.05   # a predicted full house keeps a half-width of at least 5% of its quantile
+
+
+def interval_scale(fill, headroom: bool):
+    """What a conformal quantile is multiplied by: 1, or the seats the prediction leaves empty (a
+    match predicted near full misses by less than one predicted half empty), floored at
+    HEADROOM_FLOOR. Training's rolling intervals and serving both go through this function."""
+    fill = np.clip(np.asarray(fill, dtype=float), 0.0, 1.0)
+    return np.maximum(HEADROOM_FLOOR, 1.0 - fill) if headroom else np.ones_like(fill)
 
 
 def interval(fill: float, half_width: float, capacity: float) -> tuple[float, float, float]:

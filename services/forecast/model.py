@@ -17,8 +17,8 @@ from rapidfuzz import fuzz, process
 from services.common.errors import InputError
 from services.common.onnx import OnnxModel
 
-from .features import (FEATURE_NAMES, Known, Match, Played, SoFar, feature_vector, interval, match_features, normalize,
-                       served_fill)
+from .features import (FEATURE_NAMES, Known, Match, Played, SoFar, feature_vector, interval, interval_scale,
+                       match_features, normalize, served_fill)
 
 MATCH_SCORE = 88.0      # rapidfuzz WRatio (0..100) a name needs to be taken as a known stadium or team
 SUGGESTIONS = 5
@@ -163,7 +163,9 @@ class ForecastModel:
         fill = min(max(fill, 0.0), 1.0)
         bucket = "venue_seen" if named["venue_matches"] > 0 else "venue_new"
         capacity = float(entry["capacity"])
-        point, lower, upper = interval(fill, float(served["half_width_fill"][bucket]), capacity)
+        half = float(served["half_width_fill"][bucket]) * float(
+            interval_scale(fill, bool(served.get("interval_headroom_scale", False))))
+        point, lower, upper = interval(fill, half, capacity)
         if competition == "world_cup":
             warnings.append(f"{stadium_name} was last used at the {tournament}: predicted as a further match of "
                             "that tournament, from its results")

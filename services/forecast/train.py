@@ -37,11 +37,11 @@ from services.common.drift import profile
 from services.common.export import check_parity, onnx_bytes, write_json
 from services.common.manifest import fingerprint_files
 from services.common.modeling import conformal_quantile
-from services.common.splits import TEST, RollingOrigin
+from services.common.splits import TEST, VALIDATION, RollingOrigin
 from services.common.training import build_dir, finish, progress_disabled, seed_everything, training_arguments
 
 from . import dataset
-from .features import FEATURE_NAMES, FEATURES, STAGE_ORDER, TIME_WORDS, served_fill
+from .features import FEATURE_NAMES, FEATURES, STAGE_ORDER, TIME_WORDS, interval_scale, served_fill
 from .monitoring import FEATURES as SERVED_FEATURES
 
 SERVICE = "forecast"
@@ -215,69 +215,102 @@ def venue_seen(frame: pd.DataFrame) -> np.ndarray:
     return frame["venue_matches"].to_numpy(float) > 0
 
 
-def rolling_half_widths(table: pd.DataFrame, level: float) -> pd.Series:
-    """Per row: the conformal half-width from the same model's |fill error| at earlier origins,
-    among rows of the same bucket (venue_seen) when it holds enough of them, else all earlier rows
+# The interval schemes offered; the one served is chosen on validation (`choose_interval`):
+# (pool residuals by whether the venue was used earlier in the tournament, scale by the empty seats).
+INTERVAL_VARIANTS = {"pooled": (False, False), "venue": (True, False), "headroom": (False, True),
+                     "venue+headroom": (True, True)}
+
+
+def rolling_half_widths(table: pd.DataFrame, level: float, variant: str = "venue") -> pd.Series:
+    """Per row: the conformal half-width from the same model's |fill error| at earlier origins (each
+    divided by its `interval_scale`, the quantile times the row's), among rows of the same bucket
+    (venue_seen) when the variant pools by it and the bucket holds enough, else all earlier rows
     (NaN while there are too few of those too)."""
+    by_venue, headroom = INTERVAL_VARIANTS[variant]
     need = min_residuals(level)
     out = pd.Series(np.nan, index=table.index)
     for _, rows in table.groupby("model", sort=False):
-        errors = (rows["actual"].clip(upper=1.0) - rows["prediction"]).abs()
-        seen = venue_seen(rows)
-        for origin, today in rows.groupby("origin", sort=True):
-            earlier = (rows["origin"] < origin).to_numpy()
+        scale = interval_scale(rows["prediction"].to_numpy(float), headroom)
+        z = (rows["actual"].clip(upper=1.0) - rows["prediction"]).abs().to_numpy(float) / scale
+        seen = venue_seen(rows) if by_venue else np.ones(len(rows), bool)
+        origin = rows["origin"].to_numpy()
+        for day in np.unique(origin):
+            earlier = origin < day
             for bucket in (True, False):
-                at = today.index[seen[rows.index.get_indexer(today.index)] == bucket]
-                pool = errors[earlier & (seen == bucket)].to_numpy()
+                at = (origin == day) & (seen == bucket)
+                pool = z[earlier & (seen == bucket)]
                 if len(pool) < need:
-                    pool = errors[earlier].to_numpy()
-                if len(at) and len(pool) >= need:
-                    out[at] = conformal_quantile(pool, level)
+                    pool = z[earlier]
+                if at.any() and len(pool) >= need:
+                    out[rows.index[at]] = conformal_quantile(pool, level) * scale[at]
     return out
 
 
-def interval_scores(table: pd.DataFrame, level: float) -> dict[str, dict[str, float]]:
-    """Coverage of the rolling intervals on the test rows, per model, with the mean width."""
-    table = table.assign(half=rolling_half_widths(table, level))
-    test = table[(table["role"] == TEST)]
-    out = {}
-    for name, rows in test.groupby("model", sort=False):
-        rows = rows.dropna(subset=["half"])
+def _interval_rows(table: pd.DataFrame, model: str, level: float, variant: str, role: str) -> pd.DataFrame:
+    """`model`'s rows of one role with their rolling interval, in spectators, and the group/knockout segment."""
+    mine = table[table["model"] == model]
+    rows = mine.assign(half=rolling_half_widths(mine, level, variant))
+    rows = rows[rows["role"] == role].dropna(subset=["half"])
+    cap = rows["capacity"]
+    return rows.assign(lower=np.clip(rows["prediction"] - rows["half"], 0, 1) * cap,
+                       upper=np.clip(rows["prediction"] + rows["half"], 0, 1) * cap,
+                       prediction=rows["prediction"].clip(0, 1) * cap, actual=rows["actual"].clip(upper=1.0) * cap,
+                       segment=np.where(rows["stage"] == "Group Stage", "group", "knockout"))
+
+
+def choose_interval(table: pd.DataFrame, model: str, level: float) -> tuple[str, dict[str, dict[str, float]]]:
+    """The variant whose validation intervals are nearest `level` in every segment (group stage,
+    knockouts): the sum of |coverage - level| over segments; ties go to the simpler, listed first."""
+    scores = {}
+    for variant in INTERVAL_VARIANTS:
+        rows = _interval_rows(table, model, level, variant, VALIDATION)
         if rows.empty:
             continue
-        lower = np.clip(rows["prediction"] - rows["half"], 0, 1) * rows["capacity"]
-        upper = np.clip(rows["prediction"] + rows["half"], 0, 1) * rows["capacity"]
-        attendance = rows["actual"] * rows["capacity"]
-        out[name] = {"coverage": ev.coverage(attendance, lower, upper), "mean_width": float(np.mean(upper - lower)),
-                     "n": int(len(rows))}
+        hit = (rows["actual"] >= rows["lower"]) & (rows["actual"] <= rows["upper"])
+        by_segment = {k: float(v) for k, v in hit.groupby(rows["segment"]).mean().items()}
+        scores[variant] = {"coverage": float(hit.mean()), **by_segment, "n": int(len(rows)),
+                           "mean_width": float((rows["upper"] - rows["lower"]).mean()),
+                           "score": float(sum(abs(v - level) for v in by_segment.values()))}
+    if not scores:
+        return "venue", {}
+    best = min(scores, key=lambda v: (round(scores[v]["score"], 12), list(INTERVAL_VARIANTS).index(v)))
+    return best, scores
+
+
+def interval_scores(table: pd.DataFrame, level: float, variant: str = "venue") -> dict[str, dict[str, float]]:
+    """Coverage of the rolling intervals on the test rows, per model, with the mean width."""
+    out = {}
+    for name in table["model"].unique():
+        rows = _interval_rows(table, name, level, variant, TEST)
+        if rows.empty:
+            continue
+        out[name] = {"coverage": ev.coverage(rows["actual"], rows["lower"], rows["upper"]),
+                     "mean_width": float(np.mean(rows["upper"] - rows["lower"])), "n": int(len(rows))}
     return out
 
 
-def stage_coverage(table: pd.DataFrame, model: str, level: float) -> dict | None:
-    """Coverage and width of `model`'s rolling intervals on the test rows, per stage (knockouts pooled
-    into one segment besides the group stage when few), in spectators: over-coverage is a miss too."""
-    table = table[table["model"] == model].assign(half=rolling_half_widths(table[table["model"] == model], level))
-    rows = table[(table["role"] == TEST)].dropna(subset=["half"])
+def stage_coverage(table: pd.DataFrame, model: str, level: float, variant: str = "venue",
+                   role: str = TEST) -> dict | None:
+    """Coverage and width of `model`'s rolling intervals on one role's rows, per stage (knockouts pooled
+    into one segment besides the group stage), in spectators: over-coverage is a miss too."""
+    rows = _interval_rows(table, model, level, variant, role)
     if rows.empty:
         return None
-    cap = rows["capacity"]
-    rows = rows.assign(lower=np.clip(rows["prediction"] - rows["half"], 0, 1) * cap,
-                       upper=np.clip(rows["prediction"] + rows["half"], 0, 1) * cap,
-                       prediction=rows["prediction"] * cap, actual=rows["actual"].clip(upper=1.0) * cap,
-                       segment=np.where(rows["stage"] == "Group Stage", "group", "knockout"))
     out = flow.coverage_by(rows, "segment")
     out["by_stage"] = flow.coverage_by(rows, "stage")["segments"]
     return out
 
 
-def serving_half_widths(table: pd.DataFrame, model: str, level: float) -> dict[str, float]:
-    """Half-widths for serving from every origin of the competition, per bucket."""
+def serving_half_widths(table: pd.DataFrame, model: str, level: float, variant: str = "venue") -> dict[str, float]:
+    """Serving's quantiles (of |fill error| / interval_scale) from every origin of the competition, per bucket."""
+    by_venue, headroom = INTERVAL_VARIANTS[variant]
     rows = table[table["model"] == model]
-    errors = (rows["actual"].clip(upper=1.0) - rows["prediction"]).abs().to_numpy()
+    z = ((rows["actual"].clip(upper=1.0) - rows["prediction"]).abs().to_numpy(float)
+         / interval_scale(rows["prediction"].to_numpy(float), headroom))
     seen = venue_seen(rows)
     need = min_residuals(level)
-    overall = conformal_quantile(errors, level)
-    return {bucket: conformal_quantile(errors[mask], level) if mask.sum() >= need else overall
+    overall = conformal_quantile(z, level)
+    return {bucket: conformal_quantile(z[mask], level) if by_venue and mask.sum() >= need else overall
             for bucket, mask in (("venue_seen", seen), ("venue_new", ~seen))}
 
 
@@ -295,17 +328,26 @@ def evaluate(frame: pd.DataFrame, seed: int, quiet: bool) -> dict[str, dict]:
         mine = table[table["competition"] == competition]
         if len(mine) != len(table):
             raise RuntimeError(f"the {competition} plan predicted rows of another competition")
-        intervals = interval_scores(table, INTERVAL_LEVEL)
-        coverage_stage = stage_coverage(table, outcome.choice.chosen, INTERVAL_LEVEL)
+        chosen = outcome.choice.chosen
+        variant, variant_scores = choose_interval(table, chosen, INTERVAL_LEVEL)
+        intervals = interval_scores(table, INTERVAL_LEVEL, variant)
+        coverage_stage = stage_coverage(table, chosen, INTERVAL_LEVEL, variant)
+        interval_choice = {"variant": variant, "validation_scores": variant_scores,
+                           "validation_coverage_by_stage": stage_coverage(table, chosen, INTERVAL_LEVEL, variant,
+                                                                          VALIDATION),
+                           "rule": "the variant nearest 90% in every segment (group, knockout) on the validation "
+                                   "match days: least sum of |coverage - 0.9|; ties to the simpler",
+                           "variants": {k: {"pool_by_venue_seen": a, "scale_by_empty_seats": b}
+                                        for k, (a, b) in INTERVAL_VARIANTS.items()}}
         test = table[table["role"] == TEST]
         knockout = test[test["stage"] != "Group Stage"]
         by_stage = (flow.score(knockout, METRICS, by=("model",), weights="capacity",
                                models=[m.name for m in (*candidates(seed), *baselines())])
                     if len(knockout) else {})
         results[competition] = {"outcome": outcome, "plan": described, "intervals": intervals,
-                                "coverage_by_stage": coverage_stage,
+                                "coverage_by_stage": coverage_stage, "interval_choice": interval_choice,
                                 "test_knockout": by_stage,
-                                "half_width": serving_half_widths(table, outcome.choice.chosen, INTERVAL_LEVEL)}
+                                "half_width": serving_half_widths(table, chosen, INTERVAL_LEVEL, variant)}
     return results
 
 
@@ -314,8 +356,12 @@ def export(results: dict, frame: pd.DataFrame, out: Path) -> dict:
     served = {}
     for competition, r in results.items():
         model = r["outcome"].model
+        variant = r["interval_choice"]["variant"]
+        by_venue, headroom = INTERVAL_VARIANTS[variant]
         entry = {"model": model.name, "half_width_fill": r["half_width"], "interval_level": INTERVAL_LEVEL,
-                 "interval_bucket": "venue_seen: the venue was used earlier in the tournament"}
+                 "interval_variant": variant, "interval_headroom_scale": headroom,
+                 "interval_bucket": ("venue_seen: the venue was used earlier in the tournament" if by_venue
+                                     else "none: both buckets hold the pooled quantile")}
         if isinstance(model, FillRegressor):
             name = f"forecast_{competition}_{model.name}"
             x = frame[model.features].to_numpy(np.float32)
@@ -336,12 +382,13 @@ def metrics_of(results: dict) -> dict:
         outcome = r["outcome"]
         chosen = outcome.choice.chosen
         cov = r["intervals"].get(chosen, {})
-        m = outcome.metrics(intervals=r["intervals"], plan_description=r["plan"],
+        m = outcome.metrics(intervals=r["intervals"], interval_choice=r["interval_choice"], plan_description=r["plan"],
                             **({"test_knockout": r["test_knockout"]} if r["test_knockout"] else {}))
         # the divisor: the strongest baseline on this competition's validation days (not on test)
         others = [b for b in BASELINE_COLUMNS if b != chosen]
         strongest = min(others, key=lambda b: (outcome.validation[b]["mae"], others.index(b)))
         ratio = outcome.test[chosen]["mae"] / outcome.test[strongest]["mae"]
+        on_test = min(others, key=lambda b: (outcome.test[b]["mae"], others.index(b)))
         # MAE in spectators = capacity-weighted fill MAE x mean capacity on the same rows: the ratio and its
         # bootstrap over whole match days are the weighted fill MAE's
         try:
@@ -356,11 +403,14 @@ def metrics_of(results: dict) -> dict:
         if interval:
             statement += f", 95% block-bootstrap interval over {interval['blocks']} match days [{interval['low']:.3f}, {interval['high']:.3f}]"
         statement += (f"; target <= {target}x: {'met' if ratio <= target else 'NOT met'})" if target else ")")
+        if on_test != strongest:
+            statement += (f"; on the test matches {on_test} was stronger: "
+                          f"{outcome.test[chosen]['mae'] / outcome.test[on_test]['mae']:.3f}x it")
         if cov:
-            statement += (f"; {INTERVAL_LEVEL:.0%} interval covered {cov['coverage']:.0%} of {cov['n']}, "
-                          f"mean width {cov['mean_width']:,.0f}")
+            statement += (f"; {INTERVAL_LEVEL:.0%} interval ({r['interval_choice']['variant']}, chosen on validation) "
+                          f"covered {cov['coverage']:.0%} of {cov['n']}, mean width {cov['mean_width']:,.0f}")
         m["verdict"] = {
-            "competition": competition, "chosen": chosen, "strongest_baseline_on_test": strongest,
+            "competition": competition, "chosen": chosen, "strongest_baseline_on_test": on_test,
             "strongest_baseline_on_validation": strongest, "ratio_interval": interval,
             "coverage_by_stage": r.get("coverage_by_stage"),
             "mae": outcome.test[chosen]["mae"], "baseline_mae": outcome.test[strongest]["mae"],

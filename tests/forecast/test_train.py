@@ -75,6 +75,66 @@ def test_rolling_intervals_use_earlier_origins_only():
     assert train.rolling_half_widths(changed, 0.9).iloc[10] == half.iloc[10]   # a later error moves nothing before
 
 
+def interval_table(test_actual: float = 0.5) -> pd.DataFrame:
+    """One model, 30 validation days then 10 test days; errors grow with the empty seats, so scaling
+    by them is what calibrates the knockouts and the group stage alike."""
+    rng = np.random.default_rng(0)
+    n = 40
+    prediction = np.tile([0.5, 0.9], n // 2)
+    actual = np.clip(prediction + rng.normal(0, 1, n) * 0.4 * (1 - prediction), 0, 1)
+    return pd.DataFrame({"model": "m", "origin": np.repeat(pd.date_range("2025-12-01", periods=n // 2, freq="D"), 2),
+                         "role": ["validation"] * 30 + ["test"] * 10,
+                         "actual": np.where(np.arange(n) >= 30, test_actual, actual), "prediction": prediction,
+                         "capacity": 1000.0, "venue_matches": 1.0,
+                         "stage": np.where(prediction > 0.8, "Final", "Group Stage")})
+
+
+def test_the_interval_scheme_is_chosen_on_validation_rows_only():
+    table = interval_table()
+    variant, scores = train.choose_interval(table, "m", 0.9)
+    assert set(scores) == set(train.INTERVAL_VARIANTS)
+    assert scores[variant]["score"] == min(v["score"] for v in scores.values())
+    assert all(v["n"] == 30 - 10 for v in scores.values())      # 9 residuals needed: from the 6th day on
+    # test actuals anywhere: the same choice and the same validation scores
+    again = train.choose_interval(interval_table(test_actual=0.0), "m", 0.9)
+    assert again == (variant, scores)
+
+
+def test_the_headroom_scale_shrinks_a_near_full_interval_and_serving_scales_alike():
+    from services.forecast.features import HEADROOM_FLOOR, interval_scale
+
+    assert interval_scale([0.5, 0.99, 1.2], True).tolist() == pytest.approx([0.5, HEADROOM_FLOOR, HEADROOM_FLOOR])
+    assert interval_scale([0.5, 0.99], False).tolist() == [1.0, 1.0]
+    table = interval_table()
+    plain = train.rolling_half_widths(table, 0.9, "venue")
+    scaled = train.rolling_half_widths(table, 0.9, "venue+headroom")
+    full, half_empty = table["prediction"] > 0.8, table["prediction"] < 0.8
+    later = table.index >= 20
+    # unscaled, both rows of a day share one quantile; scaled, a 0.9 prediction's is a fifth of a 0.5's
+    assert np.allclose(plain[later & full].to_numpy(), plain[later & half_empty].to_numpy())
+    assert np.allclose(scaled[later & full].to_numpy(), scaled[later & half_empty].to_numpy() * 0.2)
+
+
+def test_the_served_interval_is_the_chosen_schemes(forecast_artifact, manifest):
+    from services.forecast.model import ForecastModel
+
+    served = manifest["training"]["served"]
+    model = ForecastModel(forecast_artifact, manifest)
+    for competition, entry in served.items():
+        assert entry["interval_variant"] == manifest["metrics"]["segments"][competition]["interval_choice"]["variant"]
+        assert entry["interval_headroom_scale"] == train.INTERVAL_VARIANTS[entry["interval_variant"]][1]
+    out = model.predict(team_a="Morocco", team_b="Senegal", stadium="Casablanca", hour=20.0, stage="Final",
+                        day=None) if "afcon" in served else None
+    if out is not None:
+        entry = served[out["competition"]]
+        fill = out["predicted_attendance"] / out["stadium_capacity"]
+        scale = max(0.05, 1 - fill) if entry["interval_headroom_scale"] else 1.0
+        halves = [q * scale for q in entry["half_width_fill"].values()]
+        lower, upper = out["confidence_interval"]
+        expect = [min(max(fill - h, 0), 1) * out["stadium_capacity"] for h in halves]
+        assert any(abs(lower - e) <= 2 for e in expect), (lower, expect)
+
+
 def test_stage_uplift_learns_the_knockout_headroom():
     rows = pd.DataFrame({"stage": ["Final"] * 4 + ["Group Stage"] * 4, "venue_fill_so_far": 0.5,
                          "y": [1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5]})
