@@ -258,9 +258,14 @@ def _interval_rows(table: pd.DataFrame, model: str, level: float, variant: str, 
                        segment=np.where(rows["stage"] == "Group Stage", "group", "knockout"))
 
 
-def choose_interval(table: pd.DataFrame, model: str, level: float) -> tuple[str, dict[str, dict[str, float]]]:
-    """The variant whose validation intervals are nearest `level` in every segment (group stage,
-    knockouts): the sum of |coverage - level| over segments; ties go to the simpler, listed first."""
+MIN_CHOICE_ROWS = 30    # fewer validation matches with an interval: the simplest scheme, unchosen
+
+
+def choose_interval(table: pd.DataFrame, model: str, level: float) -> tuple[str, dict[str, dict[str, float]], str]:
+    """The scheme whose validation intervals are nearest `level` in every segment (group stage,
+    knockouts): the least sum of |coverage - level| over segments. A scheme other than the simplest
+    (pooled) is served only when it beats pooled by more than one match per segment (sum of 1/n),
+    and only on MIN_CHOICE_ROWS validation matches or more: less than that is noise, not evidence."""
     scores = {}
     for variant in INTERVAL_VARIANTS:
         rows = _interval_rows(table, model, level, variant, VALIDATION)
@@ -270,11 +275,22 @@ def choose_interval(table: pd.DataFrame, model: str, level: float) -> tuple[str,
         by_segment = {k: float(v) for k, v in hit.groupby(rows["segment"]).mean().items()}
         scores[variant] = {"coverage": float(hit.mean()), **by_segment, "n": int(len(rows)),
                            "mean_width": float((rows["upper"] - rows["lower"]).mean()),
-                           "score": float(sum(abs(v - level) for v in by_segment.values()))}
-    if not scores:
-        return "venue", {}
+                           "score": float(sum(abs(v - level) for v in by_segment.values())),
+                           "one_match_per_segment": float(sum(1.0 / n for n in rows["segment"].value_counts()))}
+    if "pooled" not in scores:
+        return "pooled", scores, "no validation match has an interval: the simplest scheme, unchosen"
+    pooled = scores["pooled"]
+    if pooled["n"] < MIN_CHOICE_ROWS:
+        return "pooled", scores, (f"{pooled['n']} validation matches with an interval (< {MIN_CHOICE_ROWS}) cannot "
+                                  "choose between schemes: the simplest, pooled, is served unchosen")
     best = min(scores, key=lambda v: (round(scores[v]["score"], 12), list(INTERVAL_VARIANTS).index(v)))
-    return best, scores
+    gain = pooled["score"] - scores[best]["score"]
+    if best != "pooled" and gain <= pooled["one_match_per_segment"]:
+        return "pooled", scores, (f"{best} is nearer 90% on validation by {gain:.3f}, not more than one match per "
+                                  f"segment ({pooled['one_match_per_segment']:.3f}): pooled is served")
+    return best, scores, (f"{best} is nearest 90% in every segment on {pooled['n']} validation matches"
+                          + (f", {gain:.3f} better than pooled (one match per segment: "
+                             f"{pooled['one_match_per_segment']:.3f})" if best != "pooled" else ""))
 
 
 def interval_scores(table: pd.DataFrame, level: float, variant: str = "venue") -> dict[str, dict[str, float]]:
@@ -329,14 +345,15 @@ def evaluate(frame: pd.DataFrame, seed: int, quiet: bool) -> dict[str, dict]:
         if len(mine) != len(table):
             raise RuntimeError(f"the {competition} plan predicted rows of another competition")
         chosen = outcome.choice.chosen
-        variant, variant_scores = choose_interval(table, chosen, INTERVAL_LEVEL)
+        variant, variant_scores, reason = choose_interval(table, chosen, INTERVAL_LEVEL)
         intervals = interval_scores(table, INTERVAL_LEVEL, variant)
         coverage_stage = stage_coverage(table, chosen, INTERVAL_LEVEL, variant)
-        interval_choice = {"variant": variant, "validation_scores": variant_scores,
+        interval_choice = {"variant": variant, "reason": reason, "validation_scores": variant_scores,
                            "validation_coverage_by_stage": stage_coverage(table, chosen, INTERVAL_LEVEL, variant,
                                                                           VALIDATION),
-                           "rule": "the variant nearest 90% in every segment (group, knockout) on the validation "
-                                   "match days: least sum of |coverage - 0.9|; ties to the simpler",
+                           "rule": "the scheme nearest 90% in every segment (group, knockout) on the validation "
+                                   "match days (least sum of |coverage - 0.9|), served only when it beats pooled "
+                                   f"by more than one match per segment and on >= {MIN_CHOICE_ROWS} matches",
                            "variants": {k: {"pool_by_venue_seen": a, "scale_by_empty_seats": b}
                                         for k, (a, b) in INTERVAL_VARIANTS.items()}}
         test = table[table["role"] == TEST]
@@ -407,7 +424,11 @@ def metrics_of(results: dict) -> dict:
             statement += (f"; on the test matches {on_test} was stronger: "
                           f"{outcome.test[chosen]['mae'] / outcome.test[on_test]['mae']:.3f}x it")
         if cov:
-            statement += (f"; {INTERVAL_LEVEL:.0%} interval ({r['interval_choice']['variant']}, chosen on validation) "
+            why = r["interval_choice"]["reason"]
+            how = ("unchosen: too few validation matches" if "unchosen" in why else
+                   "no scheme beat it on validation by more than one match per segment"
+                   if "not more than one match" in why else "chosen on validation")
+            statement += (f"; {INTERVAL_LEVEL:.0%} interval ({r['interval_choice']['variant']} scheme, {how}) "
                           f"covered {cov['coverage']:.0%} of {cov['n']}, mean width {cov['mean_width']:,.0f}")
         m["verdict"] = {
             "competition": competition, "chosen": chosen, "strongest_baseline_on_test": on_test,

@@ -75,29 +75,41 @@ def test_rolling_intervals_use_earlier_origins_only():
     assert train.rolling_half_widths(changed, 0.9).iloc[10] == half.iloc[10]   # a later error moves nothing before
 
 
-def interval_table(test_actual: float = 0.5) -> pd.DataFrame:
-    """One model, 30 validation days then 10 test days; errors grow with the empty seats, so scaling
-    by them is what calibrates the knockouts and the group stage alike."""
+def interval_table(test_actual: float = 0.5, n: int = 40, validation: int = 30) -> pd.DataFrame:
+    """One model, two rows a day: `validation` rows then the rest as test; errors grow with the empty
+    seats, so scaling by them is what calibrates the knockouts and the group stage alike."""
     rng = np.random.default_rng(0)
-    n = 40
     prediction = np.tile([0.5, 0.9], n // 2)
     actual = np.clip(prediction + rng.normal(0, 1, n) * 0.4 * (1 - prediction), 0, 1)
     return pd.DataFrame({"model": "m", "origin": np.repeat(pd.date_range("2025-12-01", periods=n // 2, freq="D"), 2),
-                         "role": ["validation"] * 30 + ["test"] * 10,
-                         "actual": np.where(np.arange(n) >= 30, test_actual, actual), "prediction": prediction,
+                         "role": ["validation"] * validation + ["test"] * (n - validation),
+                         "actual": np.where(np.arange(n) >= validation, test_actual, actual), "prediction": prediction,
                          "capacity": 1000.0, "venue_matches": 1.0,
                          "stage": np.where(prediction > 0.8, "Final", "Group Stage")})
 
 
 def test_the_interval_scheme_is_chosen_on_validation_rows_only():
     table = interval_table()
-    variant, scores = train.choose_interval(table, "m", 0.9)
+    variant, scores, reason = train.choose_interval(table, "m", 0.9)
     assert set(scores) == set(train.INTERVAL_VARIANTS)
-    assert scores[variant]["score"] == min(v["score"] for v in scores.values())
     assert all(v["n"] == 30 - 10 for v in scores.values())      # 9 residuals needed: from the 6th day on
+    # 20 validation rows are too few to choose on: the simplest scheme, said so
+    assert variant == "pooled" and "cannot choose" in reason
     # test actuals anywhere: the same choice and the same validation scores
-    again = train.choose_interval(interval_table(test_actual=0.0), "m", 0.9)
-    assert again == (variant, scores)
+    assert train.choose_interval(interval_table(test_actual=0.0), "m", 0.9) == (variant, scores, reason)
+
+
+def test_a_scheme_beats_pooled_only_by_more_than_one_match_per_segment(monkeypatch):
+    # 20 rows: scaling is nearer 90% but by no more than one match per segment, so pooled is served
+    monkeypatch.setattr(train, "MIN_CHOICE_ROWS", 10)
+    variant, scores, reason = train.choose_interval(interval_table(), "m", 0.9)
+    assert scores["pooled"]["one_match_per_segment"] == pytest.approx(1 / 10 + 1 / 10)
+    assert scores["headroom"]["score"] < scores["pooled"]["score"] <= scores["headroom"]["score"] + 0.2
+    assert variant == "pooled" and "not more than one match per segment" in reason
+    # 190 rows of the same process: the scaled scheme wins by more than the noise and is served
+    variant, scores, reason = train.choose_interval(interval_table(n=220, validation=200), "m", 0.9)
+    assert variant in ("headroom", "venue+headroom"), (scores, reason)
+    assert scores["pooled"]["score"] - scores[variant]["score"] > scores["pooled"]["one_match_per_segment"]
 
 
 def test_the_headroom_scale_shrinks_a_near_full_interval_and_serving_scales_alike():
