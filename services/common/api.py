@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import UnionType
 from typing import Annotated, Any, Callable, Union, get_args, get_origin
 
+import orjson
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 from pydantic_core import to_json
@@ -188,6 +189,41 @@ def read_body(req: Any = None) -> bytes:
     return data
 
 
+_SLOW = object()
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")  # orjson turns an integer past 64 bits into a float: never let it
+
+
+def _keys(value: Any) -> int:
+    """How many keys the decoded objects of `value` hold, all levels."""
+    if type(value) is dict:
+        return len(value) + sum(_keys(v) for v in value.values() if type(v) in (dict, list))
+    if type(value) is list:
+        return sum(_keys(v) for v in value if type(v) in (dict, list))
+    return 0
+
+
+def _fast_decode(raw: bytes) -> Any:
+    """The body decoded by orjson (C, ~1 us for a prediction's body; Python's decoder with the duplicate-key
+    hook took ~6 us), or _SLOW when the Python decoder must answer: orjson refuses what it does not decode
+    exactly as that decoder would (NaN, Infinity, lone surrogates, invalid JSON), a run of 19 digits (an
+    integer past 64 bits, which orjson would make a float) goes to it too, and the body's colons must all be
+    key separators of distinct keys. In valid JSON each key is followed by one colon, so a body with as many
+    colons as decoded keys repeats none; a colon inside a string (a timestamp) makes the counts differ and
+    sends the body to the Python decoder, which finds any duplicate itself."""
+    if _LONG_DIGITS.search(raw) is not None:
+        return _SLOW
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return _SLOW
+    try:
+        if raw.count(b":") != _keys(value):
+            return _SLOW
+    except RecursionError:  # nested deeper than Python recurses: the Python decoder says so
+        return _SLOW
+    return value
+
+
 def parse_json_body(req: Any = None) -> Any:
     """The body as JSON: Content-Type checked, size bounded, duplicate keys refused."""
     req = req if req is not None else request._get_current_object()
@@ -200,6 +236,9 @@ def parse_json_body(req: Any = None) -> Any:
     if not raw:
         raise ApiError(400, "invalid_request", "request body is empty; send a JSON object",
                        [{"field": "body", "problem": "required"}])
+    fast = _fast_decode(raw)
+    if fast is not _SLOW:
+        return fast
     try:
         text = raw.decode()
         try:
