@@ -16,6 +16,7 @@ from typing import Any, Callable
 import orjson
 from flask import Flask, Request, Response, request, send_from_directory
 from flask.json.provider import DefaultJSONProvider
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from flask_cors import CORS
 from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
@@ -93,6 +94,19 @@ class OrjsonProvider(DefaultJSONProvider):
                                         mimetype=self.mimetype)
 
 
+class NoSessions(SecureCookieSessionInterface):
+    """The services keep no session (no cookie, no secret key): Flask's default interface looked for a
+    signing key and made a NullSession on every request. One read-only NullSession serves them all."""
+
+    _null = NullSession()
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        return self._null
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
+
+
 def error_response(exc: ApiError) -> Response:
     resp = json_response(exc.body(), exc.status)
     resp.headers.update(getattr(exc, "headers", {}))
@@ -142,6 +156,7 @@ def create_service_app(
     app.debug = False  # Flask reads FLASK_DEBUG from the environment; production never runs in debug mode
     app.config.update(MAX_CONTENT_LENGTH=settings.max_content_length, JSON_SORT_KEYS=False)
     app.json = OrjsonProvider(app)
+    app.session_interface = NoSessions()
     app.json.sort_keys = False
     app.json.compact = True
 
