@@ -345,6 +345,7 @@ class Api:
                        write=write)
         self.operations.append(op)
         union_body = body is not None and issubclass(body, RootModel) and _is_union(body)
+        no_query: list[BaseModel] = []  # the query model of an empty query string, once it validated
 
         def decorator(view: Callable) -> Callable:
             @functools.wraps(view)
@@ -353,10 +354,15 @@ class Api:
                 if write:
                     current_app.extensions["write_keys"].check(req, current_app.extensions["known_services"])
                 if query is not None:
-                    try:
-                        kwargs["query"] = query.model_validate(parse_query(req))
-                    except ValidationError as exc:
-                        raise validation_error(exc, "query") from None
+                    if no_query and not req.environ.get("QUERY_STRING"):
+                        kwargs["query"] = no_query[0]  # views read their query, never change it
+                    else:
+                        try:
+                            kwargs["query"] = query.model_validate(parse_query(req))
+                        except ValidationError as exc:
+                            raise validation_error(exc, "query") from None
+                        if not no_query and not req.environ.get("QUERY_STRING"):
+                            no_query.append(kwargs["query"])
                 if body is not None and req.method in BODY_METHODS:
                     payload = parse_json_body(req)
                     try:
