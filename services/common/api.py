@@ -17,6 +17,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 from pydantic_core import to_json
+from werkzeug.sansio.utils import get_content_length
 
 from .errors import InputError
 
@@ -158,7 +159,8 @@ def read_body(req: Any = None) -> bytes:
     req = req if req is not None else request._get_current_object()
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     environ = req.environ
-    length = req.content_length
+    # what req.content_length answers, without building the request's header view first
+    length = get_content_length(environ.get("CONTENT_LENGTH"), environ.get("HTTP_TRANSFER_ENCODING"))
     if length is not None and length > limit:
         raise _too_large(limit, f"Content-Length {length}")
     if length is None and not environ.get("wsgi.input_terminated"):
