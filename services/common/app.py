@@ -13,15 +13,18 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import orjson
 from flask import Flask, Request, Response, request, send_from_directory
+from flask.json.provider import DefaultJSONProvider
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from flask_cors import CORS
 from pydantic import BaseModel, ConfigDict
 from werkzeug.exceptions import HTTPException
 
 from . import metrics, monitoring
 from .auth import WriteKeys
-from .api import (Api, ApiError, Operation, ResponseSchemaError, check_response, current_model, invalid,
-                  json_response, openapi_document)
+from .api import (_LONG_DIGITS, Api, ApiError, Operation, ResponseSchemaError, check_response, current_model,
+                  invalid, json_response, openapi_document)
 from .config import Settings, load_settings
 from .errors import InputError
 from .holder import Loader, ModelHolder
@@ -56,6 +59,52 @@ class ModelInfo(BaseModel):
     service: str
     version: str
     metrics: dict[str, Any]
+
+
+class OrjsonProvider(DefaultJSONProvider):
+    """Flask's JSON (`jsonify`, `request.get_json`, `app.json`) through orjson: compact, keys in insertion
+    order, and what orjson does not write itself (dates, dataclasses, Decimal, UUID, `__html__`) through
+    Flask's own default, so a value is written as Flask writes it, except NaN and infinities: null (valid
+    JSON) where Flask wrote NaN. The service routes serialise their pydantic models with pydantic-core
+    (api.json_response) and read bodies with api.parse_json_body; this is everything else on the app."""
+
+    _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return self.dumps_bytes(obj).decode()
+
+    def dumps_bytes(self, obj: Any) -> bytes:
+        try:
+            return orjson.dumps(obj, default=DefaultJSONProvider.default, option=self._OPTIONS)
+        except TypeError:  # what orjson refuses outright (an int past 64 bits, a non-str key it cannot write)
+            return super().dumps(obj, separators=(",", ":")).encode()
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """orjson where it decodes as Python's json does; NaN, Infinity, integers past 64 bits (orjson makes
+        them floats) and what orjson refuses go to Flask's decoder, which answers as before."""
+        if not kwargs and _LONG_DIGITS.search(s.encode() if isinstance(s, str) else s) is None:
+            try:
+                return orjson.loads(s)
+            except orjson.JSONDecodeError:
+                pass
+        return super().loads(s, **kwargs)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        return self._app.response_class(self.dumps_bytes(self._prepare_response_obj(args, kwargs)) + b"\n",
+                                        mimetype=self.mimetype)
+
+
+class NoSessions(SecureCookieSessionInterface):
+    """The services keep no session (no cookie, no secret key): Flask's default interface looked for a
+    signing key and made a NullSession on every request. One read-only NullSession serves them all."""
+
+    _null = NullSession()
+
+    def open_session(self, app: Flask, request: Request) -> NullSession:
+        return self._null
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def error_response(exc: ApiError) -> Response:
@@ -106,6 +155,8 @@ def create_service_app(
     app.request_class = ServiceRequest
     app.debug = False  # Flask reads FLASK_DEBUG from the environment; production never runs in debug mode
     app.config.update(MAX_CONTENT_LENGTH=settings.max_content_length, JSON_SORT_KEYS=False)
+    app.json = OrjsonProvider(app)
+    app.session_interface = NoSessions()
     app.json.sort_keys = False
     app.json.compact = True
 

@@ -48,6 +48,8 @@ class SqliteStateStore:
     CREATE TABLE IF NOT EXISTS gates (
         stadium TEXT NOT NULL, gate TEXT NOT NULL, ts_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (stadium, gate)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS state_version (id INTEGER PRIMARY KEY CHECK (id = 0), v INTEGER NOT NULL);
+    INSERT OR IGNORE INTO state_version VALUES (0, 0);
     CREATE INDEX IF NOT EXISTS readings_received ON readings (received_ms);
     """
     PRUNE_EVERY_S = 60.0
@@ -98,6 +100,8 @@ class SqliteStateStore:
                         conn.execute("INSERT INTO gates VALUES (?,?,?,?) ON CONFLICT(stadium, gate) DO UPDATE "
                                      "SET ts_ms = excluded.ts_ms, received_ms = excluded.received_ms",
                                      (r["stadium"], r["gate"], r["ts_ms"], now))
+            if accepted:  # in the same transaction: a reader that sees the new version sees these rows
+                conn.execute(self.BUMP_SQL)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -114,12 +118,22 @@ class SqliteStateStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             gone = conn.execute("DELETE FROM readings WHERE received_ms < ?", (cutoff,)).rowcount
-            conn.execute("DELETE FROM gates WHERE received_ms < ?", (cutoff,))
+            gone_gates = conn.execute("DELETE FROM gates WHERE received_ms < ?", (cutoff,)).rowcount
+            if gone or gone_gates:
+                conn.execute(self.BUMP_SQL)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
         return gone
+
+    BUMP_SQL = "UPDATE state_version SET v = v + 1 WHERE id = 0"
+
+    def version(self) -> int:
+        """A number that changes with every write that can change a window (an accepted reading, a prune
+        that removed something), in the file itself, so it holds across connections, threads and worker
+        processes: /status recomputes a stadium's predictions only when it moved. One primary-key read."""
+        return self._conn().execute("SELECT v FROM state_version WHERE id = 0").fetchone()[0]
 
     # One gate's window: its newest in-order readings up to its state's reading (primary-key seeks).
     WINDOW_SQL = ("SELECT * FROM (SELECT ? AS gate, ts_ms, count, proc, queue, lanes FROM readings "

@@ -226,3 +226,33 @@ def test_a_baseline_chosen_at_training_is_what_serving_computes(flow_artifact, t
     expected = feature_matrix([window])[0, FEATURE_NAMES.index("little_wait_smooth")]
     assert model.wait_name == "queue_x_processing_over_lanes"
     assert abs(model.predict([window])[0].wait - float(expected)) < 1e-6
+
+
+def test_status_recomputes_predictions_only_when_the_state_moved(client, tmp_path):
+    """/status keeps a stadium's predictions while the state store's version and the model stay; a write by
+    another connection (another worker) or this one, and a prune, move the version and show at once."""
+    from services.flow.state import SqliteStateStore
+
+    app = client.application
+    state = app.extensions["flow_state"]
+    calls = []
+    windows = state.windows
+    state.windows = lambda *a: calls.append(a) or windows(*a)
+    assert client.post("/api/flow/ingest", headers=write_headers("flow"), json=one(queueLength=20)).status_code == 202
+    first = client.get("/api/flow/status?stadiumId=RABAT").json
+    again = client.get("/api/flow/status?stadiumId=RABAT").json
+    assert len(calls) == 1 and again["gates"] == first["gates"]
+    other = SqliteStateStore(state.path)  # another worker's connection to the same file
+    other.ingest([{"stadium": "RABAT", "gate": "G1", "ts_ms": int(now_minute().timestamp() * 1000) + 1000,
+                   "count": 40, "proc": 6.0, "queue": 400, "lanes": 8}])
+    moved = client.get("/api/flow/status?stadiumId=RABAT").json
+    assert len(calls) == 2
+    g1 = lambda body: next(g for g in body["gates"] if g["gateId"] == "G1")  # noqa: E731
+    assert g1(moved) != g1(first)
+    before = state.version()
+    assert other.ingest([{"stadium": "RABAT", "gate": "G1", "ts_ms": int(now_minute().timestamp() * 1000) + 1000,
+                          "count": 40, "proc": 6.0, "queue": 400, "lanes": 8}]) == (0, 1)  # a duplicate: no change
+    assert state.version() == before
+    other.prune(now_ms=int(now_minute().timestamp() * 1000) + 10 * 86400_000)  # everything expired
+    assert state.version() > before
+    assert client.get("/api/flow/status?stadiumId=RABAT").json["gates"] != moved["gates"] and len(calls) == 3
