@@ -62,9 +62,8 @@ def evaluate(model_dir: Path, manifest: dict[str, Any], path: Path) -> FreshTabl
 
     horizon = rows["Date"].map(horizon_of).to_numpy(int)
     store = rows["Store"].to_numpy(int)
-    mean = np.array([served.stores[s].forecast_mean[h - 1] for s, h in zip(store, horizon)])
-    lower = np.array([served.stores[s].forecast_lower[h - 1] for s, h in zip(store, horizon)])
-    upper = np.array([served.stores[s].forecast_upper[h - 1] for s, h in zip(store, horizon)])
+    mean, lower, upper = (np.array([getattr(served.stores[s], part)[h - 1] for s, h in zip(store, horizon)])
+                          for part in ("forecast_mean", "forecast_lower", "forecast_upper"))
     common = pd.DataFrame({"row": np.arange(len(rows)), "week": rows["Date"].dt.strftime("%Y-%m-%d"),
                            "store": store, "horizon": horizon, "band": [band_of(h) for h in horizon],
                            "holiday_week": np.where(rows["Holiday_Flag"] == 1, "holiday", "other"),
