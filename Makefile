@@ -46,7 +46,7 @@ demo-monitoring: $(STAMP)  ## with `make run` going: replay the data sets' lates
 screenshots: models  ## train what is missing (as make run), serve, drive Chromium: docs/screenshots/*.png
 	$(PY) scripts/screenshots.py --no-train
 
-bench: $(STAMP)  ## performance harness over every built service; writes bench/RESULTS.md (about 10 minutes)
+bench: $(STAMP)  ## performance harness over every built service, monitoring under load included; writes bench/RESULTS.md (about 25 minutes)
 	$(PY) -m bench.run
 
 test: $(STAMP) $(TOOLS_STAMP)  ## the whole suite (unit, integration, lint, browser, slow tiers) on TEST_WORKERS=2 pytest workers

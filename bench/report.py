@@ -5,7 +5,7 @@ from typing import Any
 
 COLUMNS = ["service", "endpoint", "req/s", "p50 ms", "p99 ms", "no-op req/s", "x no-op (rounds)", "worker CPU us",
            "x no-op CPU", "in-process us", "x bare Flask (rounds)", "seed req/s", "x seed", "worker RSS MB",
-           "seed RSS MB", "cold start s (S3)", "training s"]
+           "seed RSS MB", "cold start s (S3)", "training s", "load (1/5/15 min)"]
 NOOP_TARGET = 0.8
 BARE_TARGET = 1.6  # in-process cost of a main endpoint, at most this many times a bare Flask JSON request
 RF_SEED_TARGET = 15.0
@@ -15,7 +15,6 @@ FLOW_TARGET = 2000
 MAKE_RUN_TARGET_S = 600
 INSTALL_ESTIMATE_S = 180  # see the note under "make run"
 
-NOTES = ""  # filled below: what was profiled, fixed and tried
 
 
 def _f(value, digits=1) -> str:
@@ -77,6 +76,7 @@ def table(results: dict) -> list[str]:
                 "/".join(_f(r, 0) for r in rss) or "n/a",
                 "/".join(_f(r, 0) for r in seed.get("worker_rss_mb", [])) if main else "",
                 _f(entry["cold_start"]["median_s"], 2), _f(entry.get("training_s")),
+                "/".join(f"{x:.2f}" for x in entry.get("load_average") or []) or "n/a",
             ]) + " |")
             if ep.get("errors"):
                 lines[-1] += f" ⚠ {ep['errors']} errors"
@@ -144,6 +144,10 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
     else:
         rows.append((f"flow ingest >= {FLOW_TARGET:,} readings/s batched",
                      (flow or {}).get("note", "flow not built yet (no services/flow/api.py)"), "not measured"))
+    from .memory import targets as memory_targets
+
+    for target, measured, ok in memory_targets(results.get("memory") or {}):
+        rows.append((target, measured, verdict(ok)))
     train = [e.get("training_s") for e in results["services"].values()]
     skipped = [s for s in results.get("built", []) if s not in results["services"]]
     if train and all(t is not None for t in train) and not results.get("failed") and not skipped:
@@ -326,9 +330,19 @@ def render(results: dict[str, Any]) -> str:
                     "", "```"]
             out += prof.get("profile", [])
             out += ["```", ""]
-    notes = NOTES
-    if notes:
-        out += ["", "## Notes, profiles and what was tried", "", notes]
+    mem = results.get("memory")
+    if mem:
+        from .memory import render as memory_section
+
+        out += ["", "## Monitoring under sustained load", "",
+                f"`bench/memory.py` on the models above (load average {mem['load_average_start']} at its start, "
+                f"{mem['load_average_end']} at its end): flow `POST /ingest` with 500 new readings a request from 4 "
+                f"connections, {mem['ingest_seconds']:g} s with monitoring on (MONITORING_BACKEND=sqlite) then "
+                f"{mem['off_seconds']:g} s off, worker RSS sampled every 15 s (the larger of the two workers), the "
+                "drop counters read from /metrics; then sales and demand `POST /actuals` at a fixed rate from 16 "
+                "threads. Each service under the production gunicorn configuration (2 gevent workers).", ""]
+        out += memory_section(mem)
+    out += ["", "## Notes, profiles and what was tried", "", NOTES]
     install = results.get("install_seconds")
     out += ["", "## make run estimate", "",
             "`make run` = `make venv` (pip install of the pinned dependencies) + `services.common.bootstrap` "
@@ -347,56 +361,7 @@ def render(results: dict[str, Any]) -> str:
 
 
 NOTES = """\
-**What changed since the previous RESULTS.md (issue 20):** the servers run gevent workers with keep-alive
-(the sync worker closed every connection), at `LOG_LEVEL=INFO` with one access line per request (the
-harness ran them at WARNING, so the log line cost nothing), and the in-process measurement now has a
-yardstick: a bare Flask app answering the same request (`get_json` + `jsonify`), and the kernel alone on
-the main endpoint's own body or query schema with no model work ("kernel only" above).
-
-**Kernel fixes (each its own commit; tests/common and every service's tests pass after each):**
-
-| change | before | after (in-process, same method, load average ~10 unless said) |
-|---|---|---|
-| request id, `X-Request-ID`, metrics and the access line in one WSGI layer (`app.RequestTelemetry`) instead of before/after_request hooks; the access line written in the JSON formatter's shape without a LogRecord (`logs.AccessLog`) | `/health` 2.11x a bare Flask GET with the INFO line (logging's record, formatter and `json.dumps` were 26% of it) | 0.99-1.17x; 1.09-1.30x in this run at load 3-6 |
-| bodies read from `wsgi.input` once (size bound, chunked too), one reused JSON decoder, request proxies resolved once per request, responses serialised by pydantic-core to bytes | a typed POST route with sales' body: 1.30x a bare Flask POST (hooks and proxies included) | 1.03x (sales' body) to 1.26x (forecast's); flow's query route 1.51x (its free-text `Text` check and the stadium validators) |
-| typed fields parsed once (`fields.date_field`, `Timestamp`, forecast's `Stage`/`Kickoff`): the sales `lru_cache` on `parse_date` is gone | sales `Date` parsed by `strptime` in the schema and again in the view | parsed once by slicing (`date(int(y), int(m), int(d))`) |
-
-**Tried and not kept:** calling onnxruntime's `_sess.run` directly to skip the Python wrapper's checks:
-19.1 us vs 23.5 us per call for sales' forest (no gain). `model_validate_json` for bodies was not tried: the
-duplicate-key refusal needs the Python decoder's `object_pairs_hook`.
-
-**Why the targets still missed are missed.** The kernel's own part meets the in-process target in every
-service (1.03-1.51x a bare Flask request of the same method, above); what is over 1.6x is each service's
-work per request, profiled above. Requests to the owners:
-
-- *sales* (1.82x): two onnxruntime calls per row (forest and XGBoost, ~20 us each, mostly the runtime's
-  per-call cost) and the feature row with its lag lookups (~30 us). One ONNX graph holding both models
-  would halve the calls.
-- *forecast* (2.42x in this run, 1.10x in the run before at load ~10: the ratio is noisy): six
-  `features.normalize` calls (NFKD + regex) per request for the stadium and team lookups, then the ONNX
-  call; the lookups could be cached per distinct name.
-- *demand* (3.46x): `features.feature_matrix` builds six broadcast arrays and an `np.stack` for one row;
-  a one-row fast path shared with training would remove most of it.
-- *powerball* (3.10x): `probability.sample_arrays` draws each ticket with numpy calls per ball.
-- *flow* (29.8x, a 12-gate batch): `features.gate_features` runs ~7 `np.mean` per gate on 10-reading
-  windows and `/status` makes 13 SQLite queries; vectorising across gates would cut most of the 1.6 ms.
-- *Through gunicorn (>= 0.8x /health)*: a request through gevent costs the worker ~0.3-0.4 ms of its own
-  (gunicorn's Python HTTP parser, the socket writes; /health ran 3,100-5,800 req/s on 2 shared cores
-  with wrk on the same cores), the same for both, so the ratio is (no-op + server) / (endpoint +
-  server); with a no-op of ~60 us an endpoint may add ~0.1 ms over it to reach 0.8x. Forecast reached
-  0.78x, the others 0.60-0.65x (0.5-0.59x with sync workers in the previous run); the in-process work
-  above is what separates them.
-- *cold start <= 1 s*: imports of flask, numpy, onnxruntime, boto3 (and now gevent) in each of two
-  workers that start together on 2 shared cores, plus the S3 client; demand and powerball met it in
-  this run (0.88, 0.91 s at load 3-6), the others took 1.7-2.8 s. A sync-versus-gevent A/B of sales'
-  cold start at load ~10 gave 3.6/3.7 s vs 2.8/5.0 s: no difference beyond the noise. Left to try:
-  gunicorn `preload_app` with the model holder started in `post_fork`.
-- The seed servers run gunicorn's sync worker, as the seeds did: under gevent their native models (with
-  OpenMP threads) answered ~15x slower (sales 2.5 vs ~38 req/s in a `--quick` run), which would
-  flatter the comparison. Training was not timed in this run (`--no-train`: the shared cores were busy),
-  so the `make run` estimate is not measured.
+What each part of a request costs, the profiles, and what was tried and not kept: `bench/PROFILE.md`
+(`python -m bench.ratios <service>` measures the two request-path ratios in minutes, side by side). The
+ratios above and the ones there are measured the same way; compare within one run, not across runs.
 """
-
-
-if __name__ == "__main__":
-    main()

@@ -7,8 +7,9 @@ the production gunicorn configuration (2 workers) from a model store holding its
 drive its no-op (/health), its main prediction endpoint(s) and its batch endpoint(s) on 127.0.0.1,
 then the seeds' style for the same model (bench/seed_app.py), each run bounded in time; record
 requests/s, p50/p99 latency and worker RSS; then cold start from a moto S3 endpoint, the imports of
-a serving worker, ONNX batch throughput (1,000 rows) and training time. Writes RESULTS.md and
-results.json into --output (default bench/).
+a serving worker, ONNX batch throughput (1,000 rows) and training time; last, monitoring under sustained
+load (bench/memory.py: 10 minutes of flow ingest, /actuals at 200/s) on the same models. Writes RESULTS.md
+and results.json into --output (default bench/).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ import uuid
 from importlib import metadata
 from pathlib import Path
 
-from . import load, report, seeds
+from . import load, memory, report, seeds
 from .servers import ROOT, Gunicorn, Moto
 from .targets import TARGETS
 
@@ -144,6 +145,7 @@ def measure_service(service: str, store_uri: str, version_dir: Path, work: Path,
         measured = drive_interleaved(srv, [("GET", f"{prefix}/health", None)]
                                      + [(ep.method, prefix + ep.path, ep.body) for ep in endpoints], seconds)
         result["noop"] = measured[0]
+        result["load_average"] = [round(x, 2) for x in os.getloadavg()]
         for ep, res in zip(endpoints, measured[1:]):
             res.update(label=ep.label, method=ep.method, main=ep.main, batch_rows=ep.batch_rows,
                        rows_per_s=round(res["rps"] * ep.batch_rows, 1))
@@ -323,6 +325,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--install-seconds", type=float, default=None,
                         help="measured seconds of a fresh venv + pip install, for the `make run` estimate "
                              "(default: an assumed 180 s, said so in the report)")
+    parser.add_argument("--memory-seconds", type=float, default=None,
+                        help="seconds of flow ingest with monitoring on (default 600, the issue's 10 minutes; "
+                             "quick 10); the run with monitoring off lasts at most 120 s")
+    parser.add_argument("--actuals-seconds", type=float, default=None,
+                        help="seconds of sales and demand POST /actuals at 200/s (default 60; quick 3)")
+    parser.add_argument("--no-memory", action="store_true", help="skip monitoring under sustained load")
     parser.add_argument("--store", type=Path, default=DEFAULT_STORE,
                         help="a file model store folder to take models from (default var/models); a service "
                              "without a LATEST there is trained first")
@@ -342,15 +350,26 @@ def main(argv: list[str] | None = None) -> dict:
                "install_seconds": args.install_seconds, "built": built}
     say(f"services {chosen}; {seconds}s per run; load tool {results['load_tool']}")
     work = Path(tempfile.mkdtemp(prefix="bench-"))
+    sources: dict[str, str] = {}
     try:
         for service in chosen:
             try:
-                results["services"][service] = measure_all(service, work, time_training, seconds, args)
+                results["services"][service] = measure_all(service, work, time_training, seconds, args, sources)
             except Exception as exc:  # noqa: BLE001 - one broken service must not hide the others
                 say(f"{service}: FAILED {type(exc).__name__}: {exc}")
                 results.setdefault("failed", {})[service] = f"{type(exc).__name__}: {exc}"
         if "flow" in results["services"] and "ingest" in results["services"]["flow"]:
             results["flow_ingest"] = results["services"]["flow"]["ingest"]
+        monitored = {s: uri for s, uri in sources.items() if s in ("flow", "sales", "demand")}
+        if monitored and not args.no_memory:
+            ingest = args.memory_seconds or (10.0 if args.quick else 600.0)
+            actuals = args.actuals_seconds or (3.0 if args.quick else 60.0)
+            say(f"monitoring under sustained load: {', '.join(monitored)}")
+            try:
+                results["memory"] = memory.measure(monitored, work / "memory", ingest, actuals, 200.0)
+            except Exception as exc:  # noqa: BLE001 - reported, not fatal
+                say(f"memory: FAILED {type(exc).__name__}: {exc}")
+                results.setdefault("failed", {})["memory"] = f"{type(exc).__name__}: {exc}"
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
@@ -362,9 +381,10 @@ def main(argv: list[str] | None = None) -> dict:
     return results
 
 
-def measure_all(service: str, work: Path, time_training: bool, seconds: float, args) -> dict:
-    """Everything the report shows for one service."""
+def measure_all(service: str, work: Path, time_training: bool, seconds: float, args, sources: dict) -> dict:
+    """Everything the report shows for one service; `sources` gets the store URI its model came from."""
     store_uri, version_dir, train_s = model_source(service, work, time_training, args.store.resolve())
+    sources[service] = store_uri
     entry = measure_service(service, store_uri, version_dir, work, seconds)
     entry["version"] = version_dir.name
     entry["training_s"] = round(train_s, 1) if train_s is not None else None
