@@ -295,6 +295,9 @@ def create_service_app(
 
 _random_bits = random.Random().getrandbits  # request ids must be unique, not secret
 _REQUEST_KEY = "services.request"
+# The method label of the request metrics: a client may send any token as its method, and each new one
+# would be a new series kept for the process's life; the rest are counted as "other".
+METRIC_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class ServiceRequest(Request):
@@ -345,10 +348,10 @@ class RequestTelemetry:
         rule = req.url_rule if req is not None else None
         endpoint = rule.rule if rule is not None else "unmatched"
         method = environ.get("REQUEST_METHOD", "")
-        key = (endpoint, method, status)
+        key = (endpoint, method if method in METRIC_METHODS else "other", status)
         series = self.series.get(key)
         if series is None:  # labels() locks and hashes every call; the children never change
-            series = self.series[key] = (metrics.REQUESTS.labels(self.service, endpoint, method, str(status)),
+            series = self.series[key] = (metrics.REQUESTS.labels(self.service, endpoint, key[1], str(status)),
                                          metrics.LATENCY.labels(self.service, endpoint))
         series[0].inc()
         series[1].observe(elapsed)

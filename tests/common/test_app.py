@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -219,6 +220,20 @@ def test_metrics_count_requests(demo):
     client.get("/api/demo/health")
     text = client.get("/api/demo/metrics").get_data(as_text=True)
     assert 'http_requests_total{endpoint="/api/demo/health",method="GET",service="demo",status="200"}' in text
+
+
+def test_metrics_keep_one_series_for_every_unknown_method(demo):
+    """A client's made-up methods (any token) are counted as "other", not as a new series each."""
+    client = demo[0].test_client()
+    for i in range(40):
+        assert client.open("/api/demo/health", method=f"NOPE{i}").status_code == 405
+    client.open("/api/demo/health", method="OPTIONS")
+    text = client.get("/api/demo/metrics").get_data(as_text=True)
+    assert "NOPE" not in text
+    assert 'http_requests_total{endpoint="unmatched",method="other",service="demo",status="405"}' in text
+    assert 'method="OPTIONS"' in text
+    methods = set(re.findall(r'http_requests_total\{[^}]*method="([^"]+)"', text))
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
 
 
 def test_bad_configuration_names_the_variable(monkeypatch):
