@@ -8,6 +8,11 @@ COLUMNS = ["service", "endpoint", "req/s", "p50 ms", "p99 ms", "no-op req/s", "x
            "seed RSS MB", "cold start s (S3)", "training s", "load (1/5/15 min)"]
 NOOP_TARGET = 0.8
 BARE_TARGET = 1.6  # in-process cost of a main endpoint, at most this many times a bare Flask JSON request
+# issue 25: flow's /status answers every gate of a stadium (12 here), so its bounds are looser
+BARE_TARGETS = {"flow": 4.0}
+NOOP_TARGETS = {"flow": 0.5}
+FLOW_STATUS_NOTE = ("; measured with no reading ingested during the run, so /status answers from its cache "
+                    "(recomputed when the SQLite state's version moves; DynamoDB has none and reads every time)")
 RF_SEED_TARGET = 15.0
 COLD_TARGET, COLD_TARGET_STATSMODELS = 1.0, 2.5
 RSS_TARGET_MB = 150
@@ -102,21 +107,24 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
             if us and kernel:
                 per_gate = (f"; it answers {ep['batch_rows']} gates: {(us - kernel) / ep['batch_rows']:,.0f} us per "
                             "gate over the kernel alone (not the target's measure)")
-        rows.append((f"{name}: main endpoint in-process <= {BARE_TARGET}x a bare Flask JSON "
+        bare_target, noop_target = BARE_TARGETS.get(name, BARE_TARGET), NOOP_TARGETS.get(name, NOOP_TARGET)
+        cached = FLOW_STATUS_NOTE if name == "flow" else ""
+        rows.append((f"{name}: main endpoint in-process <= {bare_target:g}x a bare Flask JSON "
                      f"{ep.get('method', '') if ep else ''} of the same request",
                      f"{_f(x_bare, 2)}x, median of {prof.get('rounds', 7)} rounds{_range(spread)} "
                      f"({_f((prof.get('endpoints') or {}).get(ep['label']) if ep else None, 0)} "
                      f"vs {_f(bare, 0)} us CPU); the kernel alone on the same body schema: "
-                     f"{_f(prof.get('kernel_only_x_bare'), 2)}x{per_gate}" if x_bare else prof.get("error", "n/a"),
-                     verdict(None if x_bare is None else x_bare <= BARE_TARGET)))
+                     f"{_f(prof.get('kernel_only_x_bare'), 2)}x{per_gate}{cached}" if x_bare
+                     else prof.get("error", "n/a"),
+                     verdict(None if x_bare is None else x_bare <= bare_target)))
         cpu_note = ""
         if ep and ep.get("worker_cpu_us") and entry["noop"].get("worker_cpu_us"):
             cpu_note = (f"; worker CPU per request {ep['worker_cpu_us']:,.0f} vs {entry['noop']['worker_cpu_us']:,.0f} us "
                         f"({entry['noop']['worker_cpu_us'] / ep['worker_cpu_us']:.2f}x)")
-        rows.append((f"{name}: main endpoint through gunicorn >= {NOOP_TARGET}x the req/s of /health",
+        rows.append((f"{name}: main endpoint through gunicorn >= {noop_target:g}x the req/s of /health",
                      (_f(r_noop, 2) + "x, median of the rounds' ratios" + _range(ep.get("x_noop_rounds") if ep else None)
-                      + cpu_note) if r_noop is not None else "n/a",
-                     verdict(None if r_noop is None else r_noop >= NOOP_TARGET)))
+                      + cpu_note + cached) if r_noop is not None else "n/a",
+                     verdict(None if r_noop is None else r_noop >= noop_target)))
         need = RF_SEED_TARGET if entry.get("rf_model") else 1.0
         rows.append((f"{name}: >= {need:g}x the seeds' style ({(entry.get('seed') or {}).get('description', '')})",
                      _f(r_seed, 1) + "x" if r_seed else entry.get("seed_error", "n/a"),
@@ -365,3 +373,7 @@ What each part of a request costs, the profiles, and what was tried and not kept
 (`python -m bench.ratios <service>` measures the two request-path ratios in minutes, side by side). The
 ratios above and the ones there are measured the same way; compare within one run, not across runs.
 """
+
+
+if __name__ == "__main__":
+    main()

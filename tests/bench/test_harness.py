@@ -57,6 +57,13 @@ def test_quick_run_reports_every_column(sales_artifact, tmp_path):
     assert "## Monitoring under sustained load" in text
     assert "| sales `POST /actuals` at 200/s for 3 s, 0 errors | 0 errors of 600" in text
 
+    # `python -m bench.report` re-renders the same RESULTS.md from results.json
+    (out / "RESULTS.md").unlink()
+    again = subprocess.run([sys.executable, "-m", "bench.report", str(out / "results.json")], cwd=ROOT,
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert (out / "RESULTS.md").read_text() == text
+
 
 def test_memory_targets_say_not_met_when_a_worker_outgrows_the_bound():
     from bench.memory import RSS_TARGET_MB, render, targets
