@@ -195,7 +195,7 @@ def render(mem: dict) -> list[str]:
         lines.append(f"- {r['service']} `POST /actuals` at {mem['rate']:g}/s for {mem['actuals_seconds']:g} s "
                      f"(SQLite store, {r['distinct_actuals']} distinct actuals, then repeated): sent {r['sent']} in "
                      f"{r['seconds']} s ({r['rps']}/s), {r['ok']} answered 201/200, **{r['errors']} errors**, "
-                     f"statuses {r['statuses']}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms (load average {r['load']})")
+                     f"statuses {{{', '.join(f'{k}: {v}' for k, v in r['statuses'].items())}}}, p50 {r['p50_ms']} ms, p99 {r['p99_ms']} ms (load average {r['load']})")
     return lines
 
 
