@@ -2,8 +2,9 @@
 
 - `onnx_bytes(estimator, n_features, name)`: scikit-learn through skl2onnx, XGBoost and LightGBM
   through onnxmltools. One input named `features` (float32, [None, n_features]), fixed opsets,
-  and the graph named `name` (the converters name graphs with a random id otherwise, so the same
-  seed would not give the same bytes).
+  the graph named `name` (the converters name graphs with a random id otherwise, so the same
+  seed would not give the same bytes) and the opset imports sorted by domain (onnxmltools lists them
+  in a set's order, which string hashing changes from one process to the next).
 - `check_parity(model_bytes, x, native)`: onnxruntime against the native model on the same rows,
   with one tolerance for every service: |onnx - native| <= PARITY_TOLERANCE * max(1, |native|).
   Trees compare float32 features with float32 thresholds in ONNX and float64 ones natively, so a
@@ -76,9 +77,24 @@ def lightgbm_onnx(estimator: Any, n_features: int, name: str) -> bytes:
 EXPORTERS = {"sklearn": sklearn_onnx, "xgboost": xgboost_onnx, "lightgbm": lightgbm_onnx}
 
 
+def canonical(model_bytes: bytes) -> bytes:
+    """The same model with its opset imports sorted by domain: one byte string per model, whatever
+    order the converter's process happened to list them in."""
+    import onnx
+
+    model = onnx.load_from_string(model_bytes)
+    ordered = sorted(model.opset_import, key=lambda o: o.domain)
+    if [o.domain for o in ordered] == [o.domain for o in model.opset_import]:
+        return model_bytes
+    copies = [onnx.OperatorSetIdProto(domain=o.domain, version=o.version) for o in ordered]
+    del model.opset_import[:]
+    model.opset_import.extend(copies)
+    return model.SerializeToString()
+
+
 def onnx_bytes(estimator: Any, n_features: int, name: str) -> bytes:
     """The estimator as ONNX bytes, by its family, with the graph named `name`."""
-    return EXPORTERS[family(estimator)](estimator, n_features, name)
+    return canonical(EXPORTERS[family(estimator)](estimator, n_features, name))
 
 
 def run_onnx(model_bytes: bytes, x: np.ndarray, output: str | int = 0) -> np.ndarray:

@@ -106,3 +106,25 @@ def test_report_renders_the_plan_validation_test_and_choice():
     assert "| weekly **chosen** |" in text and "| store_mean (baseline) |" in text
     assert f"- choice: {outcome.choice.reason}" in text
     assert f"- summary: {outcome.summary['statement']}" in text
+
+
+
+def test_opset_imports_are_sorted_whatever_order_the_converter_listed_them_in():
+    """onnxmltools fills opset_import from a set of (domain, version) pairs, whose order follows the
+    process's string hashing: the same flow model came out in two byte strings from two runs."""
+    from lightgbm import LGBMRegressor
+
+    from services.common.export import canonical
+
+    rng = np.random.default_rng(0)
+    x = rng.random((200, 3))
+    model = LGBMRegressor(n_estimators=5, n_jobs=1, deterministic=True, force_row_wise=True, verbose=-1)
+    exported = onnx_bytes(model.fit(x, x @ [1.0, 2.0, 3.0]), 3, "probe")
+    flipped = onnx.load_from_string(exported)
+    pairs = [(o.domain, o.version) for o in flipped.opset_import]
+    assert len(pairs) == 2 and pairs == sorted(pairs)
+    del flipped.opset_import[:]
+    flipped.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in reversed(pairs))
+    assert flipped.SerializeToString() != exported
+    assert canonical(flipped.SerializeToString()) == exported == canonical(exported)
+    np.testing.assert_array_equal(run_onnx(canonical(flipped.SerializeToString()), x[:5]), run_onnx(exported, x[:5]))
