@@ -300,13 +300,21 @@ def feature_vector(features: dict[str, float]) -> list[float]:
     return [float(features[name]) for name in FEATURE_NAMES]
 
 
-def served_fill(raw: float, venue: float, stage: str, blend: float, uplift: dict[str, float]) -> float:
+def served_fill(raw: float, venue: float, stage: str, blend: float, uplift: dict[str, float],
+                host: bool = False, host_uplift: float = 0.0, host_crowd: float = 0.0) -> float:
     """What a candidate serves from its regressor's output: `blend` x the regressor + (1 - blend) x
     the venue's fill so far, then a knockout stage closes its share `uplift[stage]` of the seats
-    still empty (learned from earlier knockout matches against their venue's fill so far); in [0, 1].
-    Training's predictions and serving both go through this function."""
-    fill = min(max(blend * raw + (1.0 - blend) * venue, 0.0), 1.0)
-    return fill + uplift.get(stage, 0.0) * (1.0 - fill)
+    still empty (learned from earlier knockout matches against their venue's fill so far). With the
+    host terms on and a host nation playing (`host`), the anchor is the larger of the venue's fill and
+    the host's crowd so far (a host fills a ground its group matches never saw), and a knockout closes
+    `host_uplift` of what is still empty; in [0, 1]. Training's predictions and serving both go
+    through this function."""
+    anchor = max(venue, min(host_crowd, 1.0)) if host else venue
+    fill = min(max(blend * raw + (1.0 - blend) * anchor, 0.0), 1.0)
+    fill += uplift.get(stage, 0.0) * (1.0 - fill)
+    if host and stage != "Group Stage":
+        fill += host_uplift * (1.0 - fill)
+    return fill
 
 
 HEADROOM_FLOOR = 0.05   # a predicted full house keeps a half-width of at least 5% of its quantile

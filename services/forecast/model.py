@@ -157,7 +157,9 @@ class ForecastModel:
         served = self.served[competition]
         if served["kind"] == "onnx":
             raw = self.onnx[competition].run_row([x[i] for i in self.inputs[competition]])[0]
-            fill = served_fill(raw, named[served["blend_column"]], stage_name, served["blend"], served["uplift"])
+            host = bool(served.get("host_terms")) and named["host_team"] > 0
+            fill = served_fill(raw, named[served["blend_column"]], stage_name, served["blend"], served["uplift"],
+                               host, served.get("host_uplift", 0.0), named["host_crowd"])
         else:
             fill = named[served["column"]]
         fill = min(max(fill, 0.0), 1.0)

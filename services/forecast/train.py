@@ -83,36 +83,96 @@ def stage_uplift(frame: pd.DataFrame) -> dict[str, float]:
     return out
 
 
+def host_anchor(rows: pd.DataFrame) -> np.ndarray:
+    """The blend anchor of matches a host plays (served_fill): the venue's fill so far or, when larger,
+    the host's crowd so far."""
+    venue = rows[BLEND_COLUMN].clip(0.0, 1.0).to_numpy(float)
+    return np.maximum(venue, rows["host_crowd"].clip(0.0, 1.0).to_numpy(float))
+
+
+def host_uplift(frame: pd.DataFrame, uplift: dict[str, float]) -> float:
+    """The share of the seats still empty after the stage headroom that a knockout a host nation plays
+    fills: the same shrunk least squares as stage_uplift, pooled over the knockout stages (host
+    knockouts are few: about 50 in 20 World Cups), from the host anchor, on the fitting rows where a
+    host plays."""
+    rows = frame[(frame["stage"] != "Group Stage") & (frame["host_team"] > 0)]
+    anchor = host_anchor(rows)
+    base = anchor + np.array([uplift.get(s, 0.0) for s in rows["stage"]]) * (1.0 - anchor)
+    empty = 1.0 - base
+    gain = rows["y"].clip(0.0, 1.0).to_numpy(float) - base
+    return float(np.clip(np.sum(gain * empty) / (np.sum(empty ** 2) + UPLIFT_PSEUDO), 0.0, 1.0))
+
+
+def host_terms_check(frame: pd.DataFrame) -> dict:
+    """Whether the linear candidates get the host terms (served_fill's host anchor and host knockout
+    headroom), decided once before any test: every match a host plays in the World Cups before the World
+    Cup test (the last one; the AFCON test is later still), predicted from the earlier World Cups as the
+    venue's fill so far moved by the stage headroom, or with the host terms; on when they lower the MAE
+    in spectators."""
+    cups = list(dict.fromkeys(frame.loc[frame["competition"] == "world_cup"].sort_values("day")["tournament"]))
+    errors: dict[str, list[float]] = {"with": [], "without": []}
+    used = []
+    for i, cup in enumerate(cups[:-1]):
+        target = frame[(frame["tournament"] == cup) & (frame["host_team"] > 0)]
+        if i == 0 or target.empty:
+            continue
+        fit = frame[frame["tournament"].isin(cups[:i])]
+        pooled, others = stage_uplift(fit), stage_uplift(fit[fit["host_team"] == 0])
+        host = host_uplift(fit, others)
+        for venue, stage, crowd, capacity, actual in zip(target[BLEND_COLUMN].clip(0.0, 1.0), target["stage"],
+                                                         target["host_crowd"], target["capacity"],
+                                                         target["y"].clip(0.0, 1.0)):
+            errors["without"].append(capacity * abs(actual - served_fill(0.0, venue, stage, 0.0, pooled)))
+            errors["with"].append(capacity * abs(actual - served_fill(0.0, venue, stage, 0.0, others, True, host,
+                                                                      crowd)))
+        used.append(cup)
+    if not used:
+        return {"on": False, "reason": "no host match before the World Cup test to decide on", "n": 0}
+    with_, without = float(np.mean(errors["with"])), float(np.mean(errors["without"]))
+    return {"on": bool(with_ < without), "n": len(errors["with"]), "tournaments": len(used),
+            "first": used[0], "last": used[-1], "mae_with": round(with_, 1), "mae_without": round(without, 1),
+            "rule": "matches a host plays in the World Cups before the World Cup test, each predicted from the "
+                    "earlier World Cups (the venue's fill so far + the stage headroom, or with the host anchor and "
+                    "the host knockout headroom); on when the host terms lower the MAE"}
+
+
 class FillRegressor:
     """A scikit-learn regressor of the fill rate on FEATURE_NAMES, served through
     features.served_fill: optionally blended with the venue baseline (`blend` = the regressor's
-    weight) and moved by the knockout stage's headroom (`staged`)."""
+    weight), moved by the knockout stage's headroom (`staged`) and, with `host`, the host terms: the
+    host's crowd as the anchor and a host nation's knockout headroom (the stage headroom then learned
+    from the other knockouts)."""
 
     def __init__(self, name: str, make, blend: float = 1.0, staged: bool = False, seed: int = 0,
-                 features: list[str] | None = None):
+                 features: list[str] | None = None, host: bool = False):
         self.name, self.make, self.blend, self.staged, self.seed = name, make, blend, staged, seed
         self.features = list(features or FEATURE_NAMES)
+        self.host = host
 
     def seeded(self, seed: int) -> "FillRegressor | None":
         """The same candidate with another seed; None for the deterministic ridge ones."""
         if self.name.startswith("ridge"):
             return None
         return FillRegressor(self.name, self.make, blend=self.blend, staged=self.staged, seed=seed,
-                             features=self.features)
+                             features=self.features, host=self.host)
 
     def fit(self, frame: pd.DataFrame) -> "FillRegressor":
         self.estimator_ = self.make(self.seed)
         x = frame[self.features].to_numpy(np.float32)
         self.estimator_.fit(x, frame["y"].clip(0.0, 1.0).to_numpy(float))
-        self.uplift_ = stage_uplift(frame) if self.staged else {}
+        others = frame[frame["host_team"] == 0] if self.host else frame
+        self.uplift_ = stage_uplift(others) if self.staged else {}
+        self.host_uplift_ = host_uplift(frame, self.uplift_) if self.host else 0.0
         return self
 
     def raw(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.estimator_.predict(frame[self.features].to_numpy(np.float32)), dtype=float).ravel()
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return np.array([served_fill(r, v, s, self.blend, self.uplift_) for r, v, s in
-                         zip(self.raw(frame), frame[BLEND_COLUMN].to_numpy(float), frame["stage"])])
+        hosts = (frame["host_team"].to_numpy(float) > 0) & self.host
+        return np.array([served_fill(r, v, s, self.blend, self.uplift_, h, self.host_uplift_, c) for r, v, s, h, c in
+                         zip(self.raw(frame), frame[BLEND_COLUMN].to_numpy(float), frame["stage"], hosts,
+                             frame["host_crowd"].to_numpy(float))])
 
 
 class ColumnBaseline:
@@ -130,7 +190,9 @@ class ColumnBaseline:
         return np.clip(frame[self.column].to_numpy(float), 0.0, 1.0)
 
 
-def candidates(seed: int) -> list[FillRegressor]:
+def candidates(seed: int, host: bool = False) -> list[FillRegressor]:
+    """`host`: the linear candidates carry the host terms (features.served_fill; decided before any
+    test by host_terms_check)."""
     from sklearn.ensemble import GradientBoostingRegressor, RandomForestRegressor
     from sklearn.linear_model import Ridge
     from sklearn.pipeline import make_pipeline
@@ -148,8 +210,9 @@ def candidates(seed: int) -> list[FillRegressor]:
         return RandomForestRegressor(n_estimators=120, max_depth=8, min_samples_leaf=5, max_features=0.6,
                                      random_state=s, n_jobs=1)
 
-    return [FillRegressor("ridge", ridge, staged=True, seed=seed, features=LINEAR_FEATURES),
-            FillRegressor("ridge_venue_blend", ridge, blend=0.5, staged=True, seed=seed, features=LINEAR_FEATURES),
+    return [FillRegressor("ridge", ridge, staged=True, seed=seed, features=LINEAR_FEATURES, host=host),
+            FillRegressor("ridge_venue_blend", ridge, blend=0.5, staged=True, seed=seed, features=LINEAR_FEATURES,
+                          host=host),
             FillRegressor("gradient_boosting", boosting, seed=seed),
             FillRegressor("random_forest", forest, seed=seed)]
 
@@ -331,11 +394,11 @@ def serving_half_widths(table: pd.DataFrame, model: str, level: float, variant: 
 
 
 # -- the flow --------------------------------------------------------------------------------------
-def evaluate(frame: pd.DataFrame, seed: int, quiet: bool) -> dict[str, dict]:
+def evaluate(frame: pd.DataFrame, seed: int, quiet: bool, host: bool = False) -> dict[str, dict]:
     """One kernel run per competition: backtest, choose on validation, test, refit the chosen one."""
     results = {}
     for competition, (plan, described) in plans(frame).items():
-        outcome = flow.run(frame, plan, candidates=candidates(seed), baselines=baselines(), metrics=METRICS,
+        outcome = flow.run(frame, plan, candidates=candidates(seed, host), baselines=baselines(), metrics=METRICS,
                            metric="mae", target="y", keys=("competition",), carry=("capacity", "venue_matches", "stage"),
                            weights="capacity", quiet=quiet, label=f"forecast {competition}",
                            block=BLOCK, seeds=SEEDS,
@@ -359,7 +422,7 @@ def evaluate(frame: pd.DataFrame, seed: int, quiet: bool) -> dict[str, dict]:
         test = table[table["role"] == TEST]
         knockout = test[test["stage"] != "Group Stage"]
         by_stage = (flow.score(knockout, METRICS, by=("model",), weights="capacity",
-                               models=[m.name for m in (*candidates(seed), *baselines())])
+                               models=[m.name for m in (*candidates(seed, host), *baselines())])
                     if len(knockout) else {})
         results[competition] = {"outcome": outcome, "plan": described, "intervals": intervals,
                                 "coverage_by_stage": coverage_stage, "interval_choice": interval_choice,
@@ -386,7 +449,8 @@ def export(results: dict, frame: pd.DataFrame, out: Path) -> dict:
             entry["parity_max_gap"] = check_parity(data, x, model.raw(frame), label=name)
             (out / f"{competition}.onnx").write_bytes(data)
             entry.update(kind="onnx", file=f"{competition}.onnx", inputs=model.features, blend=model.blend,
-                         blend_column=BLEND_COLUMN, uplift=model.uplift_)
+                         blend_column=BLEND_COLUMN, uplift=model.uplift_, host_terms=model.host,
+                         host_uplift=model.host_uplift_)
         else:
             entry.update(kind="baseline", column=model.column)
         served[competition] = entry
@@ -465,7 +529,11 @@ def main(argv: list[str] | None = None) -> dict:
     frame["y"] = frame["fill"]
     print(f"forecast: {len(frame)} matches, {frame['tournament'].nunique()} tournaments, "
           f"{frame['stadium'].nunique()} stadiums", file=sys.stderr)
-    results = evaluate(frame, args.seed, quiet)
+    host_check = host_terms_check(frame)
+    print(f"forecast: host terms {'on' if host_check['on'] else 'off'} ({host_check.get('n')} host matches "
+          f"before the test: MAE {host_check.get('mae_with')} with, {host_check.get('mae_without')} without)",
+          file=sys.stderr)
+    results = evaluate(frame, args.seed, quiet, host_check["on"])
     out = build_dir(args.output)
     served = export(results, frame, out)
     stadiums = dataset.stadium_table(raw)
@@ -478,6 +546,7 @@ def main(argv: list[str] | None = None) -> dict:
         "stadium_aliases": aliases, "city_stadiums": cities, "teams": teams, "team_summary": team_summary,
         "team_aliases": dataset.team_aliases(teams), "matches": dataset.match_table(raw)})
     metrics = metrics_of(results)
+    metrics["host_terms"] = host_check
     files = [dataset.DATA_DIR / name for name in dataset.DATA_FILES]
     manifest = finish(SERVICE, out, metrics=metrics, features=[{"name": n, "type": t} for n, t in FEATURES],
                       data_fingerprint=fingerprint_files(*files),

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from services.common.reproducibility import assert_reproducible
-from services.forecast import dataset, train
+from services.forecast import dataset, features, train
 
 BASELINES = set(train.BASELINE_COLUMNS)
 CANDIDATES = {"ridge", "ridge_venue_blend", "gradient_boosting", "random_forest"}
@@ -153,6 +153,43 @@ def test_stage_uplift_learns_the_knockout_headroom():
     uplift = train.stage_uplift(rows)
     assert "Group Stage" not in uplift and uplift["Round of 16"] == 0.0
     assert uplift["Final"] == pytest.approx(4 * 0.5 * 0.5 / (4 * 0.25 + train.UPLIFT_PSEUDO))
+
+
+def test_host_terms_anchor_on_the_host_crowd_and_learn_a_host_knockout_headroom():
+    """Other finals fill half their empty seats; finals a host plays fill all of them."""
+    rows = pd.DataFrame({"stage": ["Final"] * 6 + ["Group Stage"] * 2, "venue_fill_so_far": 0.5,
+                         "host_team": [0, 0, 0, 0, 1, 1, 1, 1], "host_crowd": [0.0] * 4 + [0.4] * 4,
+                         "y": [0.75] * 4 + [1.0, 1.0, 0.5, 0.5]})
+    stage = train.stage_uplift(rows[rows["host_team"] == 0])
+    assert stage["Final"] == pytest.approx(4 * 0.25 * 0.5 / (4 * 0.25 + train.UPLIFT_PSEUDO))
+    after = 0.5 + stage["Final"] * 0.5
+    expected = 2 * (1.0 - after) ** 2 / (2 * (1.0 - after) ** 2 + train.UPLIFT_PSEUDO)   # group rows do not count
+    assert train.host_uplift(rows, stage) == pytest.approx(expected)
+    assert train.host_uplift(rows.assign(host_team=0), stage) == 0.0
+    # Served alike: a host's final closes that share of what the stage headroom left empty, a group match nothing.
+    final = features.served_fill(0.5, 0.5, "Final", 0.5, stage, True, expected, 0.4)
+    assert final == pytest.approx(after + expected * (1 - after))
+    assert features.served_fill(0.5, 0.5, "Group Stage", 0.5, stage, True, expected) == pytest.approx(0.5)
+    assert features.served_fill(0.5, 0.5, "Final", 0.5, stage, False, expected) == pytest.approx(after)
+    # The anchor: a host's crowd so far above the venue's fill replaces it (capped at a full house).
+    assert features.served_fill(0.5, 0.2, "Group Stage", 0.5, {}, True, 0.0, 0.9) == pytest.approx(0.7)
+    assert features.served_fill(0.5, 0.2, "Group Stage", 0.5, {}, True, 0.0, 1.4) == pytest.approx(0.75)
+    assert features.served_fill(0.5, 0.2, "Group Stage", 0.5, {}, False, 0.0, 0.9) == pytest.approx(0.35)
+    lifted = rows.assign(host_crowd=[0.0] * 4 + [0.9] * 4)
+    base = 0.9 + stage["Final"] * 0.1
+    assert train.host_uplift(lifted, stage) == pytest.approx(2 * (1 - base) ** 2 / (2 * (1 - base) ** 2 + 1.0))
+
+
+def test_host_terms_check_decides_on_the_world_cups_before_the_test_only():
+    frame = dataset.load_matches()
+    walked, _ = dataset.walk(frame)
+    walked["y"] = walked["fill"]
+    check = train.host_terms_check(walked)
+    cups = list(dict.fromkeys(walked.loc[walked["competition"] == "world_cup"].sort_values("day")["tournament"]))
+    assert check["last"] != cups[-1] and check["n"] > 50 and isinstance(check["on"], bool)
+    test_cup = walked["tournament"] == cups[-1]
+    changed = walked.assign(y=np.where(test_cup, 1.0 - walked["y"], walked["y"]))   # the test's crowds do not count
+    assert train.host_terms_check(changed) == check
 
 
 def test_capacities_leak_nothing_into_the_features():
