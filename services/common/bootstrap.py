@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     failed = train_all(todo, jobs)
     say(f"[bootstrap] {len(todo) - len(failed)} of {len(todo)} trained in {time.monotonic() - started:.0f}s "
-        f"({jobs} at a time)")
+        f"({min(jobs, len(todo))} at a time)")
     if failed:
         print(f"training failed for: {', '.join(failed)}", file=sys.stderr)
         return 1
