@@ -164,7 +164,8 @@ def targets(results: dict) -> list[tuple[str, str, str]]:
         total = sum(train) + install + 5
         missing = results.get("not_built", [])
         rows.append((f"`make run` from a fresh clone to ready <= {MAKE_RUN_TARGET_S // 60} min (estimate)",
-                     f"~{total / 60:.1f} min = training {sum(train):.0f} s + install {install:.0f} s ({how}) + "
+                     f"~{total / 60:.1f} min = training {sum(train):.0f} s (one after another) + install "
+                     f"{install:.0f} s ({how}) + "
                      f"start ~5 s" + (f"; {', '.join(missing)} not built, not counted" if missing else ""),
                      verdict(total <= MAKE_RUN_TARGET_S)))
     else:
@@ -354,9 +355,10 @@ def render(results: dict[str, Any]) -> str:
     install = results.get("install_seconds")
     out += ["", "## make run estimate", "",
             "`make run` = `make venv` (pip install of the pinned dependencies) + `services.common.bootstrap` "
-            "(trains every service whose model is missing, one after another) + the gateway start. Training "
-            "times are `python -m services.<name>.train --no-publish --quiet` on this machine under the load "
-            "shown. " + (f"Install: a fresh venv + `pip install` of pyproject's dependencies with the train and "
+            "(trains every service whose model is missing, two at a time: `TRAIN_JOBS`) + the gateway start. "
+            "Training times are `python -m services.<name>.train --no-publish --quiet` on this machine under the "
+            "load shown, one after another, so their sum is an upper bound of the training part. "
+            + (f"Install: a fresh venv + `pip install` of pyproject's dependencies with the train and "
                          f"dev extras took {install:.0f} s here, from the machine's local wheel cache (no "
                          f"download), passed to the run as `--install-seconds`; over a network add the "
                          f"download of ~1 GB of wheels." if install else
