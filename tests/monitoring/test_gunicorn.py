@@ -104,15 +104,19 @@ def test_two_workers_one_answer(backend, sales_artifact, request, tmp_path):
             served = gauge(text, "model_live_error", service="sales", version=version, model="served", metric="WMAE")
             assert served == [pytest.approx(live["model_score"])]
         # The same figures as CloudWatch embedded-metric lines in the JSON logs (each worker, every second here).
+        # A worker writes the service's document before its feature documents, so wait for both; read
+        # whole lines only (the last one may still be being written).
         deadline = time.monotonic() + 10
         while True:
-            log = Path(server.log.name).read_text()
-            emf = [json.loads(line) for line in log.splitlines() if line.startswith("{") and '"_aws"' in line]
+            lines = Path(server.log.name).read_text().split("\n")[:-1]
+            emf = [json.loads(line) for line in lines if line.startswith("{") and '"_aws"' in line]
             final = [d for d in emf if d.get("Actuals") == len(actuals) and "LiveErrorRatio" in d]
-            if final or time.monotonic() > deadline:
+            drift_docs = [d for d in emf if d.get("Feature") == "Temperature"
+                          and d["DriftPSI"] == pytest.approx(temperature["psi"])]
+            if (final and drift_docs) or time.monotonic() > deadline:
                 break
             time.sleep(0.3)
     assert final and final[-1]["LiveErrorModel"] == pytest.approx(live["model_score"])
     assert final[-1]["LiveErrorRatio"] == pytest.approx(live["model_score"] / live["baseline_score"])
     assert final[-1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Service"]]
-    assert any(d.get("Feature") == "Temperature" and d["DriftPSI"] == pytest.approx(temperature["psi"]) for d in emf)
+    assert drift_docs, [d.get("DriftPSI") for d in emf if d.get("Feature") == "Temperature"]
