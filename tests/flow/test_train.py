@@ -17,7 +17,8 @@ def test_manifest_metrics(flow_artifact):
     assert set(regimes["test"]).isdisjoint(regimes["fit"] + regimes["validation"])
     assert m["split_plan"]["kind"] == "grouped" and m["split_plan"]["test"] == ["test"]
     chosen = m["choice"]["chosen"]
-    candidates, baselines = ("lightgbm_l1", "lightgbm_l2"), ("littles_law_observed_rate", "queue_x_processing_over_lanes")
+    candidates = ("lightgbm_l1", "lightgbm_l2", "lightgbm_l1_one_engine")
+    baselines = ("littles_law_observed_rate", "queue_x_processing_over_lanes")
     best = min(candidates, key=lambda c: m["validation"][c]["mae"])
     strongest = min(baselines, key=lambda b: m["validation"][b]["mae"])
     # served: the best candidate if it beats the strongest baseline on validation, else that baseline
@@ -42,6 +43,20 @@ def test_manifest_metrics(flow_artifact):
     assert t["false_alarms_ci95_lo"] <= t["false_alarms_per_gate_hour"] <= t["false_alarms_ci95_hi"]
     assert served in m["anomaly_summary"]["statement"]
     assert "flow.json" in manifest["files"]
+    # the second queue engine: its check combinations are never fitted on, and the check is reported
+    # for the served model, the same model with (or without) that engine's fit days, and the baseline
+    assert set(regimes["second_engine_check"]).isdisjoint(regimes["second_engine_fit"])
+    assert regimes["second_engine_fit_days"] > 0
+    study = m["seed_study"]
+    assert len(study["fifo_ratio"]["values"]) == 5 and study["fifo_counterpart"] == (
+        "lightgbm_l1_one_engine" if chosen == "lightgbm_l1" else "lightgbm_l1" if chosen == "lightgbm_l1_one_engine"
+        else study["fifo_counterpart"])
+    check = m["other_engine_check"]
+    assert f"{chosen} (served)" in check and f"{divisor} (baseline)" in check
+    assert check[f"{chosen} (served)"]["ratio_mean"] == study["fifo_ratio"]["mean"]
+    assert set(m["other_engine_by_combination"]) == {f"fifo/{c}" for c in regimes["second_engine_check"]}
+    target = m["targets"]["other_engine_wait_ratio"]
+    assert target["met"] == (study["fifo_ratio"]["mean"] <= 0.8) and target["statement"] in m["summary"]["statement"]
 
 
 def test_per_event_scoring():
