@@ -52,6 +52,7 @@ def test_manifest_metrics(flow_artifact):
         "lightgbm_l1_one_engine" if chosen == "lightgbm_l1" else "lightgbm_l1" if chosen == "lightgbm_l1_one_engine"
         else study["fifo_counterpart"])
     check = m["other_engine_check"]
+    assert all(isinstance(v, float) for row in check.values() for v in row.values())   # a table the report prints
     assert f"{chosen} (served)" in check and f"{divisor} (baseline)" in check
     assert check[f"{chosen} (served)"]["ratio_mean"] == study["fifo_ratio"]["mean"]
     assert set(m["other_engine_by_combination"]) == {f"fifo/{c}" for c in regimes["second_engine_check"]}
