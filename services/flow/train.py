@@ -470,6 +470,12 @@ def detect(detector, threshold: float, part: pd.DataFrame) -> dict:
     return events.pool(events.by_day(parts))
 
 
+def ratio_by_regime(err: np.ndarray, base_err: np.ndarray, regime: pd.Series, names) -> dict[str, float]:
+    """The model's MAE over the baseline's on each named regime's rows (regimes without rows left out)."""
+    labels = regime.to_numpy()
+    return {r: float(err[labels == r].sum() / base_err[labels == r].sum()) for r in names if (labels == r).any()}
+
+
 def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_name: str, threshold: float,
                seeds: tuple[int, ...], n_days: int, quiet: bool) -> dict:
     """The held-out days re-simulated with each simulator seed (the first is the training seed's own
@@ -500,8 +506,7 @@ def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_nam
         truth = rows["wait"].to_numpy(float)
         err = np.abs(wait_model.predict(rows) - truth)
         base_err = np.abs(baselines[divisor].predict(rows) - truth) if divisor in baselines else None
-        regimes = {r: float(err[(rows["regime"] == r).to_numpy()].sum() / base_err[(rows["regime"] == r).to_numpy()].sum())
-                   for r in TEST_REGIMES if (rows["regime"] == r).any()}
+        regimes = ratio_by_regime(err, base_err, rows["regime"], TEST_REGIMES)
         pooled = detect(detector, threshold, part)
         novel = detect(detector, threshold, frame_of(simulate_days(len(REGIMES), s, quiet, roles=("test",),
                                                                    novel=True)))
@@ -510,9 +515,7 @@ def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_nam
         check_truth = check["wait"].to_numpy(float)
         check_err = np.abs(wait_model.predict(check) - check_truth)
         check_base = np.abs(baselines[divisor].predict(check) - check_truth)
-        fifo_by = {r: float(check_err[(check["regime"] == r).to_numpy()].sum()
-                            / check_base[(check["regime"] == r).to_numpy()].sum())
-                   for r in dict.fromkeys(check["regime"])}
+        fifo_by = ratio_by_regime(check_err, check_base, check["regime"], dict.fromkeys(check["regime"]))
         if s == seeds[0]:
             fifo_interval = ev.bootstrap_ratio(check_err, check_base, check["day"].to_numpy(), seed=s)
         per_seed[s] = {"wait_ratio": float(err.sum() / base_err.sum()), "wait_mae": float(err.mean()),
