@@ -48,9 +48,10 @@ def test_manifest_metrics(flow_artifact):
     assert set(regimes["second_engine_check"]).isdisjoint(regimes["second_engine_fit"])
     assert regimes["second_engine_fit_days"] > 0
     study = m["seed_study"]
-    assert len(study["fifo_ratio"]["values"]) == 5 and study["fifo_counterpart"] == (
-        "lightgbm_l1_one_engine" if chosen == "lightgbm_l1" else "lightgbm_l1" if chosen == "lightgbm_l1_one_engine"
-        else study["fifo_counterpart"])
+    # the counterpart is the served LightGBM with the other engine mix; a served baseline has none
+    expected = (chosen.removesuffix("_one_engine") if chosen.endswith("_one_engine") else f"{chosen}_one_engine") \
+        if chosen.startswith("lightgbm_") else None
+    assert len(study["fifo_ratio"]["values"]) == 5 and study["fifo_counterpart"] == expected
     check = m["other_engine_check"]
     assert all(isinstance(v, float) for row in check.values() for v in row.values())   # a table the report prints
     assert f"{chosen} (served)" in check and f"{divisor} (baseline)" in check
