@@ -67,6 +67,19 @@ class Regressor:
         return np.asarray(self.estimator.predict(self.matrix(frame)), dtype=float).ravel()
 
 
+def shrink_to_prior(estimates, variances, prior) -> tuple[np.ndarray, float]:
+    """Empirical-Bayes partial pooling: each group's estimate, of sampling variance v, moved toward
+    the prior by tau2 / (tau2 + v), where tau2 (the spread of the true group values around the prior)
+    is the estimates' excess variance over their sampling noise, by moments. A group with little
+    data keeps little of its own estimate; no shrinkage constant is tuned. Returns (shrunk, tau2)."""
+    est, var = np.asarray(estimates, dtype=float), np.asarray(variances, dtype=float)
+    prior = np.broadcast_to(np.asarray(prior, dtype=float), est.shape)
+    if est.size == 0:
+        return est.copy(), 0.0
+    tau2 = max(float(np.mean((est - prior) ** 2) - np.mean(var)), 1e-9)
+    return prior + tau2 / (tau2 + var) * (est - prior), tau2
+
+
 def conformal_quantile(residuals: np.ndarray, level: float) -> float:
     """Split-conformal half-width: the ceil((n + 1) level)-th smallest absolute residual, which
     covers a new exchangeable residual with probability >= level. Refuses too few residuals."""

@@ -9,6 +9,8 @@ is one batch (one ONNX call for every price, with and without promotion). The ki
 - promo_adjusted_mean: units = expm1(pair_base + lift[cell])
 - pooled_elasticity: units = expm1(pair_base + lift[cell] + elasticity * log(price / usual price)), one
   elasticity (<= 0) pooled over every product
+- hierarchical_elasticity: the same with the product's own elasticity (<= 0) and cell lifts, partially
+  pooled at training (a product or cell the artifact lacks takes the pooled value)
 - store_product_mean: units = the pair's mean (the overall mean for a pair never seen)
 """
 from __future__ import annotations
@@ -28,7 +30,8 @@ from .features import FEATURE_NAMES, cell, feature_matrix, feature_row, levels, 
 
 CATALOG_HINT = "see GET /api/demand/catalog for the accepted ids"
 TPR_EPSILON = 0.005  # in the data, TPR_ONLY = 1 exactly when price < base_price - 0.005 and no display/feature
-KINDS = ("booster", "blend", "promo_adjusted_mean", "pooled_elasticity", "store_product_mean")
+KINDS = ("booster", "blend", "promo_adjusted_mean", "pooled_elasticity", "hierarchical_elasticity",
+         "store_product_mean")
 
 
 class UnknownInput(InputError):
@@ -71,6 +74,11 @@ class DemandModel:
         self.global_mean = float(art.get("global_mean", 0.0))
         # promo_log1p's lift per promotion cell, as an array once per load rather than per request
         self._lift_table = np.array([self.lift.get(str(c), self.lift.get(str(c & ~1), 0.0)) for c in range(8)])
+        # hierarchical_elasticity: per product, its elasticity and its lift per cell (the pooled ones where absent)
+        self.product_elasticity: dict[str, float] = art.get("product_elasticity", {})
+        self._product_lift_tables = {
+            p: np.array([lifts.get(str(c), self._lift_table[c]) for c in range(8)])
+            for p, lifts in art.get("product_lift", {}).items()}
         # history.json (actual weeks and the test window's held-out predictions); older artifacts have none
         history = directory / "history.json"
         self.history_table: dict[str, Any] | None = json.loads(history.read_text()) if history.exists() else None
@@ -102,6 +110,17 @@ class DemandModel:
         product = self.products[product_id]
         return float(product["min_price"]), float(product["max_price"])
 
+    def _lifts(self, product_id: str) -> np.ndarray:
+        """The lift per promotion cell: the product's own for the hierarchical curve, else the pooled ones."""
+        if self.kind == "hierarchical_elasticity":
+            return self._product_lift_tables.get(product_id, self._lift_table)
+        return self._lift_table
+
+    def _elasticity(self, product_id: str) -> float:
+        if self.kind == "hierarchical_elasticity":
+            return float(self.product_elasticity.get(product_id, self.elasticity))
+        return self.elasticity
+
     def _run(self, x: np.ndarray, store_id: str, product_id: str, cells: np.ndarray, prices=None) -> np.ndarray:
         """Units for feature rows `x` of one store x product (cells: each row's promotion cell)."""
         if self.kind == "store_product_mean":
@@ -109,11 +128,12 @@ class DemandModel:
             return np.full(x.shape[0], float(value))
         if self.kind != "booster":
             pair_base = levels(self.encodings, store_id, product_id)["pair_base"]
-            promo = pair_base + self._lift_table[cells]  # promo_log1p(self.lift, pair_base, cells)
+            promo = pair_base + self._lifts(product_id)[cells]  # promo_log1p(self.lift, pair_base, cells)
             if self.kind == "promo_adjusted_mean":
                 return np.maximum(np.expm1(promo), 0.0)
-            if self.kind == "pooled_elasticity":
-                term = self.elasticity * np.log(np.asarray(prices, dtype=np.float64) / self.usual_price(product_id))
+            if self.kind in ("pooled_elasticity", "hierarchical_elasticity"):
+                term = self._elasticity(product_id) * np.log(np.asarray(prices, dtype=np.float64)
+                                                            / self.usual_price(product_id))
                 return np.maximum(np.expm1(promo + term), 0.0)
         booster = self.onnx.run(x).astype(np.float64).ravel()
         if self.kind == "booster":
@@ -151,11 +171,12 @@ class DemandModel:
         if self.kind == "store_product_mean":
             return float(self.means.get(pair_key(store_id, product_id), self.global_mean))
         level = levels(self.encodings, store_id, product_id)
-        promo = level["pair_base"] + self._lift_table[display * 4 + feature * 2 + tpr]  # its cell (features.cell)
+        promo = level["pair_base"] + self._lifts(product_id)[display * 4 + feature * 2 + tpr]  # its cell (features.cell)
         if self.kind == "promo_adjusted_mean":
             return float(max(np.expm1(promo), 0.0))
-        if self.kind == "pooled_elasticity":
-            return float(max(np.expm1(promo + self.elasticity * np.log(price / self.usual_price(product_id))), 0.0))
+        if self.kind in ("pooled_elasticity", "hierarchical_elasticity"):
+            return float(max(np.expm1(promo + self._elasticity(product_id)
+                                      * np.log(price / self.usual_price(product_id))), 0.0))
         row = feature_row(**level, price=price, base_price=base_price, usual_price=self.usual_price(product_id),
                           display=display, feature=feature, tpr=tpr, iso_week=week.isocalendar()[1])
         booster = np.float64(self.onnx.run_row(row)[0])

@@ -19,6 +19,8 @@ backtest fold never sees the weeks it predicts.
 - blend (candidate): a log1p-space weighted mean of the LightGBM Tweedie booster and the
   promotion-adjusted baseline; both are monotone in price for fixed flags, so the blend is. Its
   weight is tuned inside fit on an inner window of its own fitting rows (nested).
+- hierarchical_elasticity (candidate, issue 26): the pooled-elasticity curve with each product's own
+  elasticity and cell lifts, shrunk toward the pooled ones by empirical Bayes (capped at 0).
 - EFFECTS: the boosters' optional feature groups, kept only with validation support (pipeline).
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ import pandas as pd
 
 from services.common.baselines import MeanByKey
 from services.common.export import check_parity, onnx_bytes
+from services.common.modeling import shrink_to_prior
 
 from .features import FEATURE_NAMES, MONOTONE, cell, feature_matrix, levels, pair_key, promo_log1p
 
@@ -231,6 +234,80 @@ class PooledElasticity(PromoAdjustedMean):
                 "elasticity": self.elasticity_}
 
 
+def monotone_in_flags(table) -> list[float]:
+    """Lifts of the 8 display/feature/TPR cells (features.cell) raised where needed so that adding a flag
+    never lowers the lift: a noisy per-product cell must not make a promotion sell less than none."""
+    out = [float(v) for v in table]
+    for c in sorted(range(8), key=lambda c: bin(c).count("1")):
+        out[c] = max([out[c]] + [out[c & ~bit] for bit in (1, 2, 4) if c & bit])
+    return out
+
+
+class HierarchicalElasticity(PromoAdjustedMean):
+    """The pooled-elasticity curve with each product's own elasticity and promotion lifts, partially
+    pooled: exp(pair_base + lift[product, cell] + b[product] log(price / usual price)) - 1.
+
+    A product's elasticity is its within-(product x cell) least-squares slope, shrunk toward the slope
+    pooled over every product by empirical Bayes (services.common.modeling.shrink_to_prior: a product
+    with few price changes keeps little of its own slope; no constant is tuned), then capped at 0 so
+    units never rise with price. Its cell lifts are shrunk toward the pooled cell lifts the same way.
+    The data hold one category (frozen pizza), so the pooled level is the category."""
+
+    name = "hierarchical_elasticity"
+
+    def fit(self, frame: pd.DataFrame) -> "HierarchicalElasticity":
+        self.encodings_ = Encodings().fit(frame)
+        r = _log1p_units(frame) - self.encodings_.rows(frame)["pair_base"]
+        x = np.log(frame["price"].to_numpy(float) / self.encodings_.usual_price(frame))
+        cells, products = cells_of(frame), frame["product_id"].astype(str).to_numpy()
+        d = pd.DataFrame({"r": r, "x": x, "c": cells, "p": products})
+        within = d.groupby(["p", "c"])
+        d["xc"], d["rc"] = d["x"] - within["x"].transform("mean"), d["r"] - within["r"].transform("mean")
+        sxx = (d["xc"] ** 2).groupby(d["p"]).sum()
+        sxy = (d["xc"] * d["rc"]).groupby(d["p"]).sum()
+        pooled = min(float(sxy.sum() / sxx.sum()), 0.0) if sxx.sum() > 0 else 0.0
+        moved = sxx[sxx > 1e-9]
+        own = sxy[moved.index] / moved
+        noise = d["rc"] - d["xc"] * d["p"].map(own).fillna(pooled)
+        sigma2 = float((noise ** 2).sum() / max(len(d) - within.ngroups - len(moved), 1))
+        shrunk, self.elasticity_tau2_ = shrink_to_prior(own.to_numpy(), sigma2 / moved.to_numpy(), pooled)
+        self.elasticity_ = pooled
+        self.product_elasticity_ = {p: min(float(b), 0.0) for p, b in zip(moved.index, shrunk)}
+        resid = d["r"] - d["x"] * d["p"].map(self.product_elasticity_).fillna(pooled)
+        cell_lift = resid.groupby(d["c"]).mean()
+        self.lift_ = {str(int(c)): float(v) for c, v in cell_lift.items()}
+        g = resid.groupby([d["p"], d["c"]]).agg(["mean", "size", "var"])
+        within_var = float((g["var"].fillna(0.0) * (g["size"] - 1)).sum() / max(int((g["size"] - 1).sum()), 1))
+        prior = cell_lift.reindex(g.index.get_level_values(1)).to_numpy()
+        lifts, self.lift_tau2_ = shrink_to_prior(g["mean"].to_numpy(), within_var / g["size"].to_numpy(), prior)
+        own: dict[str, dict[int, float]] = {}
+        for (p, c), v in zip(g.index, lifts):
+            own.setdefault(p, {})[int(c)] = float(v)
+        pooled_table = promo_log1p(self.lift_, 0.0, np.arange(8))   # a cell a product never had: the pooled lift
+        self.product_lift_ = {p: {str(c): v for c, v in enumerate(monotone_in_flags(
+            [cells_.get(c, pooled_table[c]) for c in range(8)]))} for p, cells_ in own.items()}
+        return self
+
+    def predict_log1p(self, frame: pd.DataFrame) -> np.ndarray:
+        x = np.log(frame["price"].to_numpy(float) / self.encodings_.usual_price(frame))
+        products, cells = frame["product_id"].astype(str).to_numpy(), cells_of(frame)
+        out = self.encodings_.rows(frame)["pair_base"] + np.array(
+            [self.product_elasticity_.get(p, self.elasticity_) for p in products]) * x
+        pooled = promo_log1p(self.lift_, 0.0, np.arange(8))
+        for p in np.unique(products):
+            rows = products == p
+            own = self.product_lift_.get(p, {})
+            out[rows] += np.array([own.get(str(c), pooled[c]) for c in range(8)])[cells[rows]]
+        return out
+
+    def artifact(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
+        return {"kind": "hierarchical_elasticity", "encodings": self.encodings_.as_json(), "lift": self.lift_,
+                "elasticity": self.elasticity_, "product_elasticity": self.product_elasticity_,
+                "product_lift": self.product_lift_,
+                "pooling": {"elasticity_tau2": self.elasticity_tau2_, "lift_tau2": self.lift_tau2_,
+                            "how": "empirical-Bayes shrinkage toward the pooled value (tau2 by moments)"}}
+
+
 # ------------------------------------------------------------------------------------ candidates
 def make_estimator(library: str, objective: str, seed: int, small: bool):
     constraints = [MONOTONE.get(n, 0) for n in FEATURE_NAMES]
@@ -361,10 +438,11 @@ def blend(seed: int, small: bool, effects: tuple[str, ...] = tuple(EFFECTS)) -> 
 
 
 def candidates(seed: int, small: bool, effects: tuple[str, ...] = tuple(EFFECTS)) -> list[Any]:
-    """The boosters and the blend, each using the effects kept (selected on validation for the blend)."""
+    """The boosters and the blend, each using the effects kept (selected on validation for the blend), and
+    the hierarchical price curve (no booster, no effects)."""
     effects = tuple(effects)
     return [Booster("lightgbm", "tweedie", seed, small, effects), Booster("lightgbm", "poisson", seed, small, effects),
-            Booster("xgboost", "poisson", seed, small, effects), blend(seed, small, effects)]
+            Booster("xgboost", "poisson", seed, small, effects), blend(seed, small, effects), HierarchicalElasticity()]
 
 
 def baselines() -> list[Any]:

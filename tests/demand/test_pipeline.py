@@ -18,7 +18,8 @@ from services.demand.features import FEATURE_NAMES
 from services.demand.model import DemandModel, Promotion
 from tests.demand.conftest import DATA, ROOT, SMALL_RUN
 
-CANDIDATES = ["lightgbm_tweedie", "lightgbm_poisson", "xgboost_poisson", "blend_lightgbm_tweedie_promo"]
+CANDIDATES = ["lightgbm_tweedie", "lightgbm_poisson", "xgboost_poisson", "blend_lightgbm_tweedie_promo",
+              "hierarchical_elasticity"]
 BASELINES = ["store_product_mean", "promo_adjusted_mean", "pooled_elasticity"]
 
 
