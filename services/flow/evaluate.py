@@ -41,7 +41,10 @@ def pool(parts: list[dict]) -> dict:
     caught = [c for p in parts for c in p["caught"]]
     delays = [d for p in parts for d, c in zip(p["delays"], p["caught"]) if np.isfinite(d)]
     hours = sum(p["gate_hours"] for p in parts)
+    found = [np.isfinite(d) for p in parts for d in p["delays"]]
     return {"recall_3min": float(np.mean(caught)) if caught else float("nan"),
+            # flagged at any time from onset to GRACE minutes after the event's end (a gradual fault's measure)
+            "recall_any": float(np.mean(found)) if found else float("nan"),
             "median_delay_min": float(np.median(delays)) if delays else float("nan"),
             "false_alarms_per_gate_hour": sum(p["false_alarms"] for p in parts) / hours if hours else float("nan"),
             "events": len(caught), "gate_hours": round(hours, 1)}

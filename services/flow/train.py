@@ -352,8 +352,12 @@ def forest_to_json(forest, n_features: int) -> dict:
 def detector_days(frame: pd.DataFrame, table: pd.DataFrame, role: str, name: str) -> list[list[dict]]:
     """A detector's backtest scores of one role, regrouped as days of gate series (minute order)."""
     part = table[(table["role"] == role) & (table["model"] == name)]
-    scores = pd.Series(part["prediction"].to_numpy(), index=part["row"].to_numpy())
-    rows = frame.loc[part["row"].to_numpy()]
+    return gate_days(frame.loc[part["row"].to_numpy()], pd.Series(part["prediction"].to_numpy(),
+                                                                    index=part["row"].to_numpy()))
+
+
+def gate_days(rows: pd.DataFrame, scores: pd.Series) -> list[list[dict]]:
+    """Rows and their scores (same index) as days of gate series in minute order, what event_table reads."""
     days = []
     for _, day in rows.groupby("day", sort=True):
         gates = []
@@ -470,6 +474,57 @@ def detect(detector, threshold: float, part: pd.DataFrame) -> dict:
     return events.pool(events.by_day(parts))
 
 
+def trained_on_novel(frame: pd.DataFrame, seed: int, served: str, threshold: float, n_days: int,
+                     quiet: bool) -> dict:
+    """Issue 26's unseen mechanism asked the other way: would a detector *trained* on slow_scanner
+    faults catch them within 3 minutes? The classifier is refitted on the fit days plus slow_scanner
+    fit days, its threshold chosen as every detector's is (best recall within 3 min at <= FA_BUDGET
+    false alarms per gate-hour) on the validation days plus slow_scanner validation days, and scored on
+    those slow_scanner days beside the served detector at its frozen threshold (both fitted on the fit
+days, as in the validation fold). Never a test day, and
+    a diagnostic only: nothing served is fitted or chosen on these days."""
+    days = simulate_days(n_days, seed, quiet, roles=("train", "validation"), novel=True)
+    novel = frame_of([{**d, "k": 200_000 + d["k"]} for d in days])
+    fit = pd.concat([frame[~frame["split"].isin([VALIDATION, TEST])], novel[novel["split"] != VALIDATION]])
+    regular_val, novel_val = frame[frame["split"] == VALIDATION], novel[novel["split"] == VALIDATION]
+    trained = ClassifierDetector(seed).fit(fit)
+    as_served = next(d for d in make_detectors(seed) if d.name == served).fit(
+        frame[~frame["split"].isin([VALIDATION, TEST])])
+    val = pd.concat([regular_val, novel_val], ignore_index=True)
+    val_days = gate_days(val, pd.Series(np.asarray(trained.predict(val), dtype=float), index=val.index))
+    pooled = np.concatenate([g["score"] for d in val_days for g in d])
+    thresholds = np.unique(np.quantile(pooled, np.linspace(0.80, 0.9995, 100)))
+    i = pick_threshold(event_table(val_days, thresholds))
+    out = {}
+    for name, detector, at in [(f"{served} (served, not trained on it)", as_served, threshold),
+                               ("lightgbm_classifier trained on slow_scanner", trained,
+                                None if i is None else float(thresholds[i]))]:
+        if at is None:
+            out[name] = {"meets_false_alarm_budget": False}
+            continue
+        on_novel, on_regular = detect(detector, at, novel_val), detect(detector, at, regular_val)
+        out[name] = {"threshold": at, "recall_3min": on_novel["recall_3min"], "recall_any": on_novel["recall_any"],
+                     "median_delay_min": on_novel["median_delay_min"], "events": on_novel["events"],
+                     "regular_recall_3min": on_regular["recall_3min"],
+                     "false_alarms_per_gate_hour": (on_novel["false_alarms_per_gate_hour"] * on_novel["gate_hours"]
+                                                    + on_regular["false_alarms_per_gate_hour"] * on_regular["gate_hours"])
+                                                   / (on_novel["gate_hours"] + on_regular["gate_hours"]),
+                     "slow_scanner_days": int(novel_val["day"].nunique()),
+                     "slow_scanner_fit_days": int(novel.loc[novel["split"] != VALIDATION, "day"].nunique())}
+    return out
+
+
+def novel_statement(rows: dict) -> str:
+    trained = rows["lightgbm_classifier trained on slow_scanner"]
+    if not trained.get("meets_false_alarm_budget", True):
+        return f"no threshold within {FA_BUDGET} false alarms per gate-hour on validation"
+    return (f"recall within 3 min {ev.precise(trained['recall_3min'])}, at any time "
+            f"{ev.precise(trained['recall_any'])}, median delay {ev.precise(trained['median_delay_min'])} min on "
+            f"{trained['slow_scanner_days']} validation days of slow_scanner faults ("
+            + ("below the 3-minute target even when trained on the fault)" if trained["recall_3min"] < TARGETS["recall_3min"]
+               else "the 3-minute target is reachable when trained on the fault)"))
+
+
 def ratio_by_regime(err: np.ndarray, base_err: np.ndarray, regime: pd.Series, names) -> dict[str, float]:
     """The model's MAE over the baseline's on each named regime's rows (regimes without rows left out)."""
     labels = regime.to_numpy()
@@ -519,6 +574,8 @@ def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_nam
         if s == seeds[0]:
             fifo_interval = ev.bootstrap_ratio(check_err, check_base, check["day"].to_numpy(), seed=s)
         per_seed[s] = {"wait_ratio": float(err.sum() / base_err.sum()), "wait_mae": float(err.mean()),
+                       "novel_recall_any": novel["recall_any"],
+                       "novel_median_delay_min": novel["median_delay_min"] if np.isfinite(novel["median_delay_min"]) else None,
                        "baseline_mae": float(base_err.mean()), "wait_ratio_by_regime": regimes,
                        "recall_3min": pooled["recall_3min"],
                        "false_alarms_per_gate_hour": pooled["false_alarms_per_gate_hour"],
@@ -545,7 +602,7 @@ def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_nam
                         "models; no choice looks at it")
     out["fifo_interval"] = fifo_interval
     out["fifo_counterpart"] = counterpart.name if counterpart is not None else None
-    for key in ("wait_ratio", "recall_3min", "false_alarms_per_gate_hour", "novel_recall_3min",
+    for key in ("wait_ratio", "recall_3min", "false_alarms_per_gate_hour", "novel_recall_3min", "novel_recall_any",
                 "novel_false_alarms_per_gate_hour", "fifo_ratio", "fifo_mae", "fifo_baseline_mae"):
         out[key] = ev.seed_spread({k: v[key] for k, v in per_seed.items()})
     if counterpart is not None:
@@ -583,6 +640,8 @@ def main(argv: list[str] | None = None) -> dict:
         frame[frame["engine"] == "simpy"].reset_index(drop=True), args.seed, quiet)
     study = seed_study(frame, [d for d in days if d["role"] == "test"], outcome, served, threshold, seeds,
                        args.days, quiet)
+    novel_trained = trained_on_novel(frame[frame["engine"] == "simpy"].reset_index(drop=True), args.seed, served,
+                                     threshold, args.days, quiet)
 
     out = build_dir(args.output)
     final = outcome.model                       # the chosen model, refit on every reading: the one served
@@ -671,7 +730,8 @@ def main(argv: list[str] | None = None) -> dict:
         seed_study=study,
         seed_study_by_seed={f"simulator seed {k}": {c: v[c] for c in (
             "wait_ratio", "wait_mae", "baseline_mae", "recall_3min", "false_alarms_per_gate_hour", "events", "days",
-            "novel_recall_3min", "novel_false_alarms_per_gate_hour", "novel_events", "fifo_ratio")}
+            "novel_recall_3min", "novel_recall_any", "novel_median_delay_min", "novel_false_alarms_per_gate_hour",
+            "novel_events", "fifo_ratio")}
             for k, v in study["per_seed"].items()},
         other_engine_check={name: {"mae_mean_over_seeds": mae, "ratio_mean": spread["mean"], "ratio_min": spread["min"],
                                    "ratio_max": spread["max"]} for name, mae, spread in [
@@ -690,8 +750,12 @@ def main(argv: list[str] | None = None) -> dict:
             "statement": f"anomaly detector served: {served}; " + targets["recall_3min"]["statement"] + "; "
                          + targets["false_alarms_per_gate_hour"]["statement"] + "; "
                          + targets["novel_anomaly_recall_3min"]["statement"]
+                         + f" (flagged at any time up to {events.GRACE:g} min after the fault ends: {ev.precise(study['novel_recall_any']['mean'])}"
+                           " of faults, mean of seeds); a classifier trained on slow_scanner faults: "
+                         + novel_statement(novel_trained)
                          + f"; seed {args.seed} alone: {a['events']} events on {a['days']} held-out days, median "
-                           f"delay {ev.precise(a['median_delay_min'])} min"})
+                           f"delay {ev.precise(a['median_delay_min'])} min"},
+        novel_mechanism_trained_on=novel_trained)
     metrics["summary"] = summary
     digest = hashlib.sha256(STADIUMS_PATH.read_bytes())
     digest.update(DOOR_COUNTS.read_bytes())

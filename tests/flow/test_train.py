@@ -43,6 +43,18 @@ def test_manifest_metrics(flow_artifact):
     assert t["false_alarms_ci95_lo"] <= t["false_alarms_per_gate_hour"] <= t["false_alarms_ci95_hi"]
     assert served in m["anomaly_summary"]["statement"]
     assert "flow.json" in manifest["files"]
+    # slow_scanner asked the other way: the served rule and a classifier trained on those faults, on the
+    # same validation days of them; a gradual fault is flagged late more often than within 3 minutes
+    trained = m["novel_mechanism_trained_on"]
+    assert set(trained) == {f"{served} (served, not trained on it)", "lightgbm_classifier trained on slow_scanner"}
+    for row in trained.values():
+        assert row["slow_scanner_days"] > 0 and row["slow_scanner_fit_days"] > 0 and row["events"] > 0
+        assert 0.0 <= row["recall_3min"] <= row["recall_any"] <= 1.0
+    assert trained[f"{served} (served, not trained on it)"]["threshold"] == config["anomaly_threshold"]
+    assert trained["lightgbm_classifier trained on slow_scanner"]["false_alarms_per_gate_hour"] <= 0.4
+    per_seed = m["seed_study_by_seed"].values()
+    assert all(0.0 <= v["novel_recall_3min"] <= v["novel_recall_any"] <= 1.0 for v in per_seed)
+    assert "a classifier trained on slow_scanner faults" in m["anomaly_summary"]["statement"]
     # the second queue engine: its check combinations are never fitted on, and the check is reported
     # for the served model, the same model with (or without) that engine's fit days, and the baseline
     assert set(regimes["second_engine_check"]).isdisjoint(regimes["second_engine_fit"])
@@ -75,6 +87,13 @@ def test_per_event_scoring():
     part = evaluate.score_gate(flag, onset, label)
     assert part["caught"] == [True] and part["delays"] == [2.5] and part["false_alarms"] == 1
     assert part["gate_hours"] == 1.0
+    # pooled with a gate whose event is flagged only late (minute 28: 8.5 min after onset) and one never flagged:
+    # within 3 minutes 1 of 3, at any time up to GRACE after the end 2 of 3
+    late, never = np.zeros(60, bool), np.zeros(60, bool)
+    late[27] = True
+    pooled = evaluate.pool([part, evaluate.score_gate(late, onset, label), evaluate.score_gate(never, onset, label)])
+    assert pooled["events"] == 3 and pooled["recall_3min"] == 1 / 3 and pooled["recall_any"] == 2 / 3
+    assert pooled["median_delay_min"] == 5.5          # over the events flagged at all: 2.5 and 8.5
 
 
 def test_simulated_reading_reports_the_minute_before_it():
