@@ -15,6 +15,7 @@ from services.forecast.features import (FEATURE_NAMES, Known, Match, Played, can
     ("Quarter-Finals", "Quarter-Finals"), ("quarterfinal", "Quarter-Finals"),
     ("Semi-Final", "Semi-Finals"), ("Semi-Final(s)", "Semi-Finals"), ("semi-finals", "Semi-Finals"),
     ("Match for third place", "Third Place"), ("Play-off for third place", "Third Place"),
+    ("Third-place match", "Third Place"), ("3rd Place Play-off", "Third Place"),
     ("Final", "Final"), ("final", "Final"),
 ])
 def test_stage_aliases(text, stage):
