@@ -10,7 +10,8 @@ the training plan would have simulated next: training runs day k of the plan on 
     python -m services.flow.fresh --manifest DIR/manifest.json --out later.csv [--days 18]
 
 writes the plan's next days (the same seed, every regime, the arrival shapes of all roles) in the
-simulator's schema. Any other simulated or real file with those columns and later dates works too.
+simulator's schema. Any other simulated or real file with those columns and later dates works too:
+stadiumId and gateId only group the readings into gate series, so they need not be this project's.
 
 Each gate-day's readings go through the served artifact exactly as serving reads a gate: the
 windows of its in-order readings, FlowModel.predict (the ONNX wait model, or the served baseline
@@ -38,7 +39,6 @@ from services.common.fresh import FreshDataError, FreshTable, data_end
 from . import evaluate as events
 from .features import FEATURE_NAMES, Reading, feature_matrix, windows_from_series
 from .model import FlowModel
-from .stadiums import load_stadiums
 
 REQUIRED = ["stadiumId", "gateId", "ts", "perMinuteCount", "avgProcessingTime", "queueLength", "openLanes",
             "true_wait"]
@@ -73,10 +73,10 @@ def read(path: Path) -> pd.DataFrame:
             raise FreshDataError(f"{path}: {column} on data row {i + 1} must be a number >= 0, got "
                                  f"{frame[column].iloc[i]!r}")
         frame[column] = values
-    stadiums = load_stadiums()
-    for (stadium, gate), _ in frame.groupby(["stadiumId", "gateId"]):
-        if stadium not in stadiums or gate not in stadiums[stadium].gate_ids:
-            raise FreshDataError(f"{path}: unknown stadiumId/gateId {stadium}/{gate} (see services/flow/stadiums.json)")
+    for column in ("stadiumId", "gateId"):   # group keys only: another simulator's own ids are fine
+        if frame[column].isna().any():
+            i = int(np.flatnonzero(frame[column].isna().to_numpy())[0])
+            raise FreshDataError(f"{path}: {column} on data row {i + 1} is empty")
     return frame
 
 

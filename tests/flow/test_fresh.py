@@ -94,6 +94,18 @@ def test_fresh_command_scores_the_later_days_as_serving_would(until_build, capsy
     assert "3 later match days" in text and "**served**" in text and "interval" in text
 
 
+def test_another_simulators_ids_are_scored_as_the_same_gate_series(until_build, tmp_path, capsys):
+    out, manifest, later = until_build
+    rows = pd.read_csv(later)
+    renamed = rows.assign(stadiumId="OTHER-SIM", gateId="lane-bank-" + rows["gateId"].astype(str))
+    renamed.to_csv(tmp_path / "other.csv", index=False)
+    ours, theirs = (fresh.evaluate(out, manifest, p).table for p in (later, tmp_path / "other.csv"))
+    assert len(theirs) == len(ours) and theirs["prediction"].sum() == pytest.approx(ours["prediction"].sum())
+    rows.assign(gateId=np.where(rows.index == 5, None, rows["gateId"])).to_csv(tmp_path / "no_gate.csv", index=False)
+    with pytest.raises(FreshDataError, match="gateId on data row 6 is empty"):
+        fresh.evaluate(out, manifest, tmp_path / "no_gate.csv")
+
+
 def test_a_bad_fresh_file_is_a_clear_error(until_build, tmp_path):
     out, manifest, later = until_build
     rows = pd.read_csv(later)
