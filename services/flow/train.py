@@ -481,8 +481,8 @@ def trained_on_novel(frame: pd.DataFrame, seed: int, served: str, threshold: flo
     fit days, its threshold chosen as every detector's is (best recall within 3 min at <= FA_BUDGET
     false alarms per gate-hour) on the validation days plus slow_scanner validation days, and scored on
     those slow_scanner days beside the served detector at its frozen threshold (both fitted on the fit
-days, as in the validation fold). Never a test day, and
-    a diagnostic only: nothing served is fitted or chosen on these days."""
+    days, as in the validation fold). Never a test day, and a diagnostic only: nothing served is fitted
+    or chosen on these days."""
     days = simulate_days(n_days, seed, quiet, roles=("train", "validation"), novel=True)
     novel = frame_of([{**d, "k": 200_000 + d["k"]} for d in days])
     fit = pd.concat([frame[~frame["split"].isin([VALIDATION, TEST])], novel[novel["split"] != VALIDATION]])
@@ -504,7 +504,7 @@ days, as in the validation fold). Never a test day, and
             continue
         on_novel, on_regular = detect(detector, at, novel_val), detect(detector, at, regular_val)
         out[name] = {"threshold": at, "recall_3min": on_novel["recall_3min"], "recall_any": on_novel["recall_any"],
-                     "median_delay_min": on_novel["median_delay_min"], "events": on_novel["events"],
+                     "median_delay_min": finite(on_novel["median_delay_min"]), "events": on_novel["events"],
                      "regular_recall_3min": on_regular["recall_3min"],
                      "false_alarms_per_gate_hour": (on_novel["false_alarms_per_gate_hour"] * on_novel["gate_hours"]
                                                     + on_regular["false_alarms_per_gate_hour"] * on_regular["gate_hours"])
@@ -514,12 +514,18 @@ days, as in the validation fold). Never a test day, and
     return out
 
 
+def finite(value: float) -> float | None:
+    """A median delay is NaN when nothing was flagged; the manifest says None (JSON has no NaN)."""
+    return float(value) if np.isfinite(value) else None
+
+
 def novel_statement(rows: dict) -> str:
     trained = rows["lightgbm_classifier trained on slow_scanner"]
     if not trained.get("meets_false_alarm_budget", True):
         return f"no threshold within {FA_BUDGET} false alarms per gate-hour on validation"
+    delay = "none flagged" if trained["median_delay_min"] is None else f"{ev.precise(trained['median_delay_min'])} min"
     return (f"recall within 3 min {ev.precise(trained['recall_3min'])}, at any time "
-            f"{ev.precise(trained['recall_any'])}, median delay {ev.precise(trained['median_delay_min'])} min on "
+            f"{ev.precise(trained['recall_any'])}, median delay {delay} on "
             f"{trained['slow_scanner_days']} validation days of slow_scanner faults ("
             + ("below the 3-minute target even when trained on the fault)" if trained["recall_3min"] < TARGETS["recall_3min"]
                else "the 3-minute target is reachable when trained on the fault)"))
@@ -575,7 +581,7 @@ def seed_study(frame: pd.DataFrame, test_days: list[dict], outcome, detector_nam
             fifo_interval = ev.bootstrap_ratio(check_err, check_base, check["day"].to_numpy(), seed=s)
         per_seed[s] = {"wait_ratio": float(err.sum() / base_err.sum()), "wait_mae": float(err.mean()),
                        "novel_recall_any": novel["recall_any"],
-                       "novel_median_delay_min": novel["median_delay_min"] if np.isfinite(novel["median_delay_min"]) else None,
+                       "novel_median_delay_min": finite(novel["median_delay_min"]),
                        "baseline_mae": float(base_err.mean()), "wait_ratio_by_regime": regimes,
                        "recall_3min": pooled["recall_3min"],
                        "false_alarms_per_gate_hour": pooled["false_alarms_per_gate_hour"],
