@@ -131,7 +131,23 @@ def render(result: dict[str, Any]) -> str:
         else:
             lines += coverage_lines(label, cov)
     lines.append(f"- summary: {result['summary']['statement']}")
+    lines += [f"- {key}: {_extra(value)}" for key, value in result.items() if key not in _STANDARD]
     return "\n".join(lines).rstrip() + "\n"
+
+
+_STANDARD = ("description", "rows", "fresh", "summary", "coverage")   # what render() lays out itself
+
+
+def _extra(value: Any) -> str:
+    """A service's own group (FreshTable.extra) on one line: its statement if it has one."""
+    if isinstance(value, dict):
+        if "statement" in value:
+            return str(value["statement"])
+        return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return f"{len(value)}" + (f" ({'; '.join(map(str, value[:3]))}{'; ...' if len(value) > 3 else ''})"
+                                  if value else "")
+    return _fmt(value)
 
 
 def _fmt(value: Any) -> str:

@@ -29,3 +29,18 @@ def test_each_segment_gets_its_heading_tables_and_choice():
     assert "| weekly **chosen** |" in north and "| store_mean (baseline) |" in south
     assert f"- choice: {b.choice.reason}" in south
     assert f"- summary: {a.summary['statement']}" in south.split("- choice:")[-1]   # the top-level summary, last
+
+
+def test_fresh_report_prints_each_services_own_groups_after_the_summary():
+    from services.common.fresh import render
+
+    result = {"description": "d", "rows": 3, "summary": {"model": "m", "statement": "m beats b"},
+              "fresh": {"m": {"mae": 1.0}, "b": {"mae": 2.0}},
+              "anomaly": {"events": 4, "statement": "rule at its threshold: recall 0.5 of 4 events"},
+              "skipped": ["one", "two", "three", "four"],
+              "rows_left_out": {"past_the_served_weeks": 2, "unknown_store": 0}}
+    lines = render(result).splitlines()
+    at = lines.index("- summary: m beats b")
+    assert lines[at + 1:] == ["- anomaly: rule at its threshold: recall 0.5 of 4 events",
+                              "- skipped: 4 (one; two; three; ...)",
+                              "- rows_left_out: past_the_served_weeks 2, unknown_store 0"]

@@ -92,6 +92,7 @@ def test_fresh_command_scores_the_later_days_as_serving_would(until_build, capsy
     assert report(["--fresh", "flow", str(later), "--manifest", str(out / "manifest.json")]) == 0
     text = capsys.readouterr().out
     assert "3 later match days" in text and "**served**" in text and "interval" in text
+    assert f"- anomaly: {result['anomaly']['statement']}" in text    # printed, not only with --json
 
 
 def test_another_simulators_ids_are_scored_as_the_same_gate_series(until_build, tmp_path, capsys):
