@@ -137,14 +137,14 @@ def anomaly_result(served: FlowModel, pooled: dict) -> dict:
     hours = f"over {pooled['gate_hours']} gate-hours"
     false_alarms = ev.precise(pooled["false_alarms_per_gate_hour"], near=0.5)
     if pooled["events"] == 0:
-        return {"detector": served.method, "threshold": served.threshold, **pooled,
-                "statement": f"no labelled events in the file; {served.method} raised {false_alarms} false alarms "
-                             f"per gate-hour (target <= 0.5) {hours}"}
-    return {"detector": served.method, "threshold": served.threshold, **pooled,
-            "statement": f"{served.method} at its threshold: recall within 3 min "
-                         f"{ev.precise(pooled['recall_3min'], near=0.9)} of {pooled['events']} events (target >= 0.9; "
-                         f"flagged at any time {ev.precise(pooled['recall_any'])}), {false_alarms} false alarms per "
-                         f"gate-hour (target <= 0.5) {hours}"}
+        statement = (f"no labelled events in the file; {served.method} raised {false_alarms} false alarms "
+                     f"per gate-hour (target <= 0.5) {hours}")
+    else:
+        statement = (f"{served.method} at its threshold: recall within 3 min "
+                     f"{ev.precise(pooled['recall_3min'], near=0.9)} of {pooled['events']} events (target >= 0.9; "
+                     f"flagged at any time {ev.precise(pooled['recall_any'])}), {false_alarms} false alarms per "
+                     f"gate-hour (target <= 0.5) {hours}")
+    return {"detector": served.method, "threshold": served.threshold, **pooled, "statement": statement}
 
 
 def write_later_days(manifest: dict[str, Any], out: Path, n_days: int) -> int:
