@@ -72,8 +72,9 @@ def calendar_effects(sales: np.ndarray, weeks: list[date], ridge: float = 1.0, h
 
 class GlobalLinear:
     """One model for all stores: last year's week moved by the store's growth, by the calendar's
-    shift, and toward every store's shape for that week. Four calendar effects and one pooling
-    weight, estimated on all stores' history up to the origin (a least-squares fit, no tuning)."""
+    shift, and toward every store's shape for that week. Its calendar effects, the share of a store's
+    recent growth that carries into the next 13 weeks and one pooling weight are estimated on all
+    stores' history up to the origin (least squares, no tuning)."""
 
     name = "global_linear"
     needs = ["log_ref", "g8", "dev", *CALENDAR_INPUTS]
@@ -85,20 +86,25 @@ class GlobalLinear:
         _, weeks, sales = weekly_history(frame)
         self.calendar_ = calendar_effects(sales, weeks, keep=self.effects)
         rows = frame[np.isfinite(frame[self.needs].to_numpy(float)).all(axis=1)]
-        self.pooling_ = 0.0
+        self.growth_, self.pooling_ = 1.0, 0.0
         if len(rows):
+            # the log error of full growth carry-over regressed on the growth and the store's own
+            # shape: the ridge keeps a fold with few rows at the baseline's assumption (growth 1,
+            # no pooling), and 8 weeks' growth that partly reverts shows as growth < 1
             cols = _columns(rows, self.needs)
             base = linear_forecast(cols, self.calendar_, 0.0)
             r = np.log(rows[TARGET].to_numpy(float)) - np.log(base)
-            x, w = cols["dev"], _fit_weights(rows, base)
-            self.pooling_ = float(np.sum(w * x * r) / (np.sum(w * x * x) + 1.0))
+            x, w = np.column_stack([cols["g8"], cols["dev"]]), _fit_weights(rows, base)
+            damping, pooling = np.linalg.solve(x.T @ (w[:, None] * x) + np.eye(2), x.T @ (w * r))
+            self.growth_, self.pooling_ = float(1.0 + damping), float(pooling)
         return self
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        return linear_forecast(_columns(frame, self.needs), self.calendar_, self.pooling_)
+        return linear_forecast(_columns(frame, self.needs), self.calendar_, self.pooling_, self.growth_)
 
     def params(self) -> dict:
-        return {"calendar": dict(zip(CALENDAR_INPUTS, self.calendar_.tolist())), "pooling": self.pooling_}
+        return {"calendar": dict(zip(CALENDAR_INPUTS, self.calendar_.tolist())), "pooling": self.pooling_,
+                "growth": self.growth_}
 
 
 class GlobalGBM:

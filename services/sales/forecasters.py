@@ -27,15 +27,20 @@ def gbm_inputs(effects) -> list[str]:
 BASELINE_COLUMNS = {"seasonal_naive": "snaive", "level_adjusted_seasonal_naive": "lasn"}
 
 
-def linear_forecast(features: dict[str, np.ndarray], calendar: Sequence[float], pooling: float) -> np.ndarray:
-    """Last year's week, moved by the store's year-on-year growth (mean log over 8 weeks), by the
-    calendar's shift (Easter, paydays, Christmas Eve) and partly toward every store's shape:
-    exp(log_ref + g8 + calendar . n + pooling * dev), pooling < 0 shrinking the store's own week."""
+def linear_forecast(features: dict[str, np.ndarray], calendar: Sequence[float], pooling: float,
+                    growth: float = 1.0) -> np.ndarray:
+    """Last year's week, moved by the store's year-on-year growth (mean log over 8 weeks) carried at
+    the share `growth`, by the calendar's shift (Easter, paydays, Christmas Eve) and partly toward
+    every store's shape: exp(log_ref + growth * g8 + calendar . n + pooling * dev), pooling < 0
+    shrinking the store's own week, growth < 1 damping its recent growth (1: the level-adjusted
+    seasonal naive's full carry-over, what artifacts without it meant)."""
     calendar = np.asarray(calendar, dtype=float)
-    if calendar.shape != (len(CALENDAR_INPUTS),) or not np.all(np.isfinite(calendar)) or not np.isfinite(pooling):
-        raise ValueError(f"the linear model needs {len(CALENDAR_INPUTS)} finite calendar effects and a finite pooling")
+    if (calendar.shape != (len(CALENDAR_INPUTS),) or not np.all(np.isfinite(calendar))
+            or not np.isfinite(pooling) or not np.isfinite(growth)):
+        raise ValueError(f"the linear model needs {len(CALENDAR_INPUTS)} finite calendar effects, a finite pooling "
+                         "and a finite growth")
     shift = sum(c * features[name] for c, name in zip(calendar, CALENDAR_INPUTS))
-    return np.exp(features["log_ref"] + features["g8"] + shift + pooling * features["dev"])
+    return np.exp(features["log_ref"] + growth * features["g8"] + shift + pooling * features["dev"])
 
 
 def gbm_forecast(features: dict[str, np.ndarray], run: Callable[[np.ndarray], np.ndarray],

@@ -89,7 +89,7 @@ class SalesModel:
             if set(params["calendar"]) != set(CALENDAR_INPUTS):
                 raise ValueError(f"forecast.json: calendar effects {sorted(params['calendar'])}, expected {CALENDAR_INPUTS}")
             calendar = [params["calendar"][name] for name in CALENDAR_INPUTS]
-            mean = linear_forecast(features, calendar, float(params["pooling"]))
+            mean = linear_forecast(features, calendar, float(params["pooling"]), float(params.get("growth", 1.0)))
         elif self.forecast_model == "global_gbm":
             inputs = list(params["inputs"])
             if inputs != [n for n in GBM_INPUTS if n in inputs] or not set(GBM_INPUTS) - set(CALENDAR_INPUTS) <= set(inputs):

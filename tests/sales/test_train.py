@@ -109,6 +109,29 @@ def test_candidates_forecast_the_same_whatever_follows_the_origin(data, make):
 
 
 # -- the plan, the choice, the intervals ------------------------------------------------------------
+def _synthetic_stacked(persistent: bool, stores: int = 30, weeks: int = 140, seed: int = 0) -> pd.DataFrame:
+    """Stores sharing a yearly season, each with a level that either walks (shocks persist) or
+    reverts (AR(1) at 0.8 a week: an 8-week growth is mostly gone 13 weeks later)."""
+    rng = np.random.default_rng(seed)
+    days = pd.date_range("2010-02-05", periods=weeks, freq="7D").date.tolist()
+    level = np.zeros((stores, weeks))
+    for t in range(1, weeks):
+        level[:, t] = (1.0 if persistent else 0.8) * level[:, t - 1] + rng.normal(0, 0.02, stores)
+    season = 0.1 * np.sin(2 * np.pi * np.arange(weeks) / 52)
+    sales = np.exp(13 + season + level + rng.normal(0, 0.01, (stores, weeks)))
+    return train.stacked_frame(list(range(1, stores + 1)), days, sales, np.zeros(weeks, int))
+
+
+def test_global_linear_damps_growth_that_reverts_and_keeps_growth_that_persists():
+    """The share of a store's 8-week growth carried forward is estimated, not assumed: near 1 (the
+    level-adjusted seasonal naive) when level shifts persist, well below when they revert."""
+    persistent = GlobalLinear(()).fit(_synthetic_stacked(persistent=True))
+    reverting = GlobalLinear(()).fit(_synthetic_stacked(persistent=False))
+    assert 0.9 < persistent.growth_ < 1.2
+    assert reverting.growth_ < 0.8
+    assert persistent.params()["growth"] == persistent.growth_
+
+
 def test_validation_spans_a_year_of_holidays_and_precedes_test(stacked):
     """The validation windows hold every holiday type (Easter, Labor Day, Thanksgiving, Christmas,
     Super Bowl), so an effect or interval decided on them has seen each; test comes after."""
