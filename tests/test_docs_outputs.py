@@ -1,10 +1,13 @@
-"""The fresh-data examples in docs/services/*.md are what their commands print (slow tier).
+"""The outputs docs/services/*.md show are what their commands print (slow tier).
 
-Each example's commands are run as the docs write them, from the repository root, with their /tmp
+The metrics report of a full training (sales, flow, powerball: every line but the first, which names
+the build's version, is one passage of the page). Each fresh-data example's commands are run as the docs write them, from the repository root, with their /tmp
 paths moved under pytest's tmp_path. The last command's output must then match what the docs show:
 either a whole print (every line but the first, which names the build's version, as one passage of
 the page) or the `# ` excerpt lines inside the code block (each the start of an output line; a
-trailing `...` marks a cut). Demand's and forecast's fresh checks are told in prose and are not here.
+trailing `...` marks a cut). Demand's tables are checked in tests/demand/test_docs.py; its and
+forecast's fresh checks are told in prose; forecast's tables are not checked (their last cent has
+moved between machines).
 """
 from __future__ import annotations
 
@@ -82,3 +85,14 @@ def test_docs_fresh_examples_print_what_the_docs_show(service, tmp_path):
                 assert any(line.startswith(start) if excerpt.endswith("...") else line == start
                            for line in output), (
                     f"docs/services/{page_name} (and README.md): {excerpt!r} is not in the output:\n{printed}")
+
+
+@pytest.mark.parametrize("service", ["flow", "powerball", "sales"])
+def test_docs_metrics_are_the_report_of_a_full_training(service, tmp_path):
+    run(f"python -m services.{service}.train --no-publish --quiet --output /tmp/{service}-full", str(tmp_path))
+    printed = run(f"python -m services.common.report {service} --manifest /tmp/{service}-full/manifest.json",
+                  str(tmp_path))
+    body = printed.split("\n", 1)[1].strip()
+    page = (ROOT / "docs" / "services" / f"{service}.md").read_text()
+    assert body in page, (f"docs/services/{service}.md (and README.md): replace the report block by this output of "
+                          f"a full training:\n{printed}")
