@@ -5,7 +5,7 @@ its input counts per feature and bucket (added, never overwritten: every worker 
 deltas, so counts aggregate over workers and tasks); and every actual once, keyed by the
 service's key, with the losses of the model and of the baseline on it. An actual and its
 contribution to the error sums are written in one transaction, so a repeat can neither be
-counted twice nor leave a half-written record.
+counted twice nor leave a half-written record. A flush writes its counts before its requests.
 """
 from __future__ import annotations
 
@@ -175,6 +175,7 @@ class DynamoMonitorStore:
     - `ERRORS#<v>`: per UTC day, `n#`, `w#`, `m#`, `b#`, `t#` + day (ADD);
     - `ACTUAL#<key>`: the actual and its scored record, written once (conditional put), in one
       transaction with its ADD to `ERRORS#<v>`.
+    A flush ADDs to every `COUNTS#...` item, then to `VERSIONS` once.
     Every read is a GetItem or a BatchGetItem: no scans.
     """
 
@@ -199,18 +200,31 @@ class DynamoMonitorStore:
                 "ExpressionAttributeValues": vals}
 
     def add(self, counts, requests, live_since) -> None:
-        for version, since in live_since.items():
-            self.client.update_item(
-                TableName=self.table, Key={"pk": {"S": "VERSIONS"}},
-                UpdateExpression="SET #s = if_not_exists(#s, :s)",
-                ExpressionAttributeNames={"#s": f"since#{version}"}, ExpressionAttributeValues={":s": {"S": since}})
-        if requests:
-            self.client.update_item(TableName=self.table, Key={"pk": {"S": "VERSIONS"}},
-                                    **self._adds({f"requests#{v}": int(n) for v, n in requests.items()}))
+        """Every count item first, then VERSIONS (the requests and live times) in one update: a reader
+        never sees a flush's requests without its drift counts. Not one transaction: moto's threaded
+        server, which the container tier runs the images against, fails concurrent transactions (see
+        tests/monitoring/conftest.py), and both workers flush at once when a task stops."""
         for (version, feature), buckets in counts.items():
             if buckets:
                 self.client.update_item(TableName=self.table, Key={"pk": {"S": f"COUNTS#{version}#{feature}"}},
                                         **self._adds({b: int(n) for b, n in buckets.items()}))
+        if requests or live_since:
+            self.client.update_item(TableName=self.table, Key={"pk": {"S": "VERSIONS"}},
+                                    **self._versions_update(requests, live_since))
+
+    @staticmethod
+    def _versions_update(requests: dict[str, int], live_since: dict[str, str]) -> dict[str, Any]:
+        """SET each version's first live time (first write wins) and ADD its requests, one update."""
+        names, vals, sets, adds = {}, {}, [], []
+        for i, (version, since) in enumerate(live_since.items()):
+            names[f"#s{i}"], vals[f":s{i}"] = f"since#{version}", {"S": since}
+            sets.append(f"#s{i} = if_not_exists(#s{i}, :s{i})")
+        for i, (version, n) in enumerate(requests.items()):
+            names[f"#r{i}"], vals[f":r{i}"] = f"requests#{version}", _n(int(n))
+            adds.append(f"#r{i} :r{i}")
+        expression = " ".join(part for part in ("SET " + ", ".join(sets) if sets else "",
+                                                "ADD " + ", ".join(adds) if adds else "") if part)
+        return {"UpdateExpression": expression, "ExpressionAttributeNames": names, "ExpressionAttributeValues": vals}
 
     def versions(self) -> dict[str, dict[str, Any]]:
         item = self.client.get_item(TableName=self.table, Key={"pk": {"S": "VERSIONS"}},
