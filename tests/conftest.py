@@ -43,11 +43,14 @@ def pytest_collection_modifyitems(config, items):
     """`make test` runs two pytest workers (-n 2 --dist loadgroup): each folder of tests/ (and each
     file at its top) is one group, kept on one worker, so a folder's session fixtures (the images
     of tests/containers, the browser's servers, a service's trained models) are made once. tests/infra
-    has module fixtures only: its files are groups of their own, so the apply tier runs beside the rest."""
+    has module fixtures only: its files are groups of their own, so the apply tier runs beside the rest;
+    so are the docs checks (tests/<service>/test_docs.py: full trainings in subprocesses, no folder
+    fixture), so minutes of training do not lengthen their folder's turn on one worker."""
     tests = ROOT / "tests"
     for item in items:
         parts = Path(item.path).relative_to(tests).parts
-        group = parts[0] if len(parts) > 1 and parts[0] != "infra" else "/".join(parts)
+        own = parts[0] == "infra" or parts[-1] == "test_docs.py"
+        group = parts[0] if len(parts) > 1 and not own else "/".join(parts)
         item.add_marker(pytest.mark.xdist_group(group))
 
 
