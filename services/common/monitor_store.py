@@ -212,19 +212,19 @@ class DynamoMonitorStore:
             self.client.update_item(TableName=self.table, Key={"pk": {"S": "VERSIONS"}},
                                     **self._versions_update(requests, live_since))
 
-    @staticmethod
-    def _versions_update(requests: dict[str, int], live_since: dict[str, str]) -> dict[str, Any]:
-        """SET each version's first live time (first write wins) and ADD its requests, one update."""
-        names, vals, sets, adds = {}, {}, [], []
+    @classmethod
+    def _versions_update(cls, requests: dict[str, int], live_since: dict[str, str]) -> dict[str, Any]:
+        """`_adds` of the requests, with a SET of each version's first live time (first write wins)."""
+        update = cls._adds({f"requests#{v}": int(n) for v, n in requests.items()}) if requests else {
+            "UpdateExpression": "", "ExpressionAttributeNames": {}, "ExpressionAttributeValues": {}}
+        sets = []
         for i, (version, since) in enumerate(live_since.items()):
-            names[f"#s{i}"], vals[f":s{i}"] = f"since#{version}", {"S": since}
+            update["ExpressionAttributeNames"][f"#s{i}"] = f"since#{version}"
+            update["ExpressionAttributeValues"][f":s{i}"] = {"S": since}
             sets.append(f"#s{i} = if_not_exists(#s{i}, :s{i})")
-        for i, (version, n) in enumerate(requests.items()):
-            names[f"#r{i}"], vals[f":r{i}"] = f"requests#{version}", _n(int(n))
-            adds.append(f"#r{i} :r{i}")
-        expression = " ".join(part for part in ("SET " + ", ".join(sets) if sets else "",
-                                                "ADD " + ", ".join(adds) if adds else "") if part)
-        return {"UpdateExpression": expression, "ExpressionAttributeNames": names, "ExpressionAttributeValues": vals}
+        if sets:
+            update["UpdateExpression"] = f"SET {', '.join(sets)} {update['UpdateExpression']}".strip()
+        return update
 
     def versions(self) -> dict[str, dict[str, Any]]:
         item = self.client.get_item(TableName=self.table, Key={"pk": {"S": "VERSIONS"}},
