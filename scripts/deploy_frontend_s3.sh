@@ -75,8 +75,7 @@ if [[ -z "$bucket" ]]; then
   bucket="$(tf_output website_bucket)"
   [[ -n "$distribution" ]] || distribution="$(tf_output_optional cloudfront_distribution_id)"
 fi
-AWS_DEFAULT_REGION="$(resolve_region "$region")"
-export AWS_DEFAULT_REGION
+use_region "$region"
 
 aws_cli s3 sync --only-show-errors "$stage/" "s3://$bucket/" \
   --exclude "*" --include "vendor/*" \

@@ -111,6 +111,14 @@ resolve_region() {
   fi
 }
 
+# Resolve the region and export it under both names: the aws CLI v2 reads AWS_REGION before
+# AWS_DEFAULT_REGION, so exporting only the latter would let an inherited AWS_REGION win over --region.
+use_region() {
+  AWS_REGION="$(resolve_region "${1:-}")"
+  AWS_DEFAULT_REGION="$AWS_REGION"
+  export AWS_REGION AWS_DEFAULT_REGION
+}
+
 sha256_of() {
   sha256sum "$1" | cut -d' ' -f1
 }

@@ -43,8 +43,7 @@ require_cmd python3
 check_services "$svc"
 check_segment version "$version"
 [[ -n "$bucket" ]] || bucket="$(tf_output models_bucket)"
-AWS_DEFAULT_REGION="$(resolve_region "$region")"
-export AWS_DEFAULT_REGION
+use_region "$region"
 
 prefix="$(registry_field "$svc" model_prefix)"
 work="$(mktemp -d)"

@@ -60,8 +60,7 @@ fi
 check_services "${services[@]}"
 [[ "$command" != show || ${#services[@]} -eq 1 ]] || die "show takes one service"
 require_cmd aws
-export AWS_DEFAULT_REGION
-AWS_DEFAULT_REGION="$(resolve_region "$region")"
+use_region "$region"
 secrets="$(tf_output api_key_secrets)"
 
 secret_of() {

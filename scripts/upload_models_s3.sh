@@ -51,8 +51,7 @@ require_cmd python3
 [[ -d "$store" ]] || die "model store '$store' does not exist (train a model first, or pass --store)"
 [[ -n "$only_version" ]] && check_segment version "$only_version"
 [[ -n "$bucket" ]] || bucket="$(tf_output models_bucket)"
-AWS_DEFAULT_REGION="$(resolve_region "$region")"
-export AWS_DEFAULT_REGION
+use_region "$region"
 
 if [[ ${#services[@]} -eq 0 ]]; then
   while IFS= read -r svc; do

@@ -57,8 +57,7 @@ fi
 check_services "${services[@]}"
 require_cmd aws
 [[ -n "$cluster" ]] || cluster="$(tf_output ecs_cluster_name)"
-AWS_DEFAULT_REGION="$(resolve_region "$region")"
-export AWS_DEFAULT_REGION
+use_region "$region"
 
 # One line per service that is not (yet) released: "<service>: <why>".
 not_released() {

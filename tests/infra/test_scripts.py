@@ -331,6 +331,15 @@ def test_rollback_refuses_a_version_with_a_missing_file(published, script_env, s
     assert get_text(s3, published, "models/flow/LATEST") == "v2"
 
 
+def test_region_option_wins_over_an_inherited_aws_region(published, script_env, tmp_path):
+    # The aws CLI v2 reads AWS_REGION before AWS_DEFAULT_REGION: --region must set both.
+    env = aws_shim(tmp_path, dict(script_env, AWS_REGION="us-east-1", AWS_DEFAULT_REGION="us-east-1"),
+                   'printf "%s %s\\n" "$AWS_REGION" "$AWS_DEFAULT_REGION" >>"$CALLS.region"')
+    run_script("rollback_model.sh", "--bucket", published, "--region", "eu-west-2", "flow", "v1", env=env)
+    seen = (tmp_path / "calls.log.region").read_text().splitlines()
+    assert seen and set(seen) == {"eu-west-2 eu-west-2"}, seen
+
+
 def test_rollback_needs_service_and_version(script_env):
     result = run_script("rollback_model.sh", "flow", env=script_env)
     assert result.returncode != 0
