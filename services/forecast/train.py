@@ -324,11 +324,19 @@ def _interval_rows(table: pd.DataFrame, model: str, level: float, variant: str, 
 MIN_CHOICE_ROWS = 30    # fewer validation matches with an interval: the simplest scheme, unchosen
 
 
-def choose_interval(table: pd.DataFrame, model: str, level: float) -> tuple[str, dict[str, dict[str, float]], str]:
+# How choose_interval settled a competition's scheme, as the verdict words it.
+INTERVAL_OUTCOMES = {"unchosen": "unchosen: too few validation matches",
+                     "not_beaten": "no scheme beat it on validation by more than one match per segment",
+                     "chosen": "chosen on validation"}
+
+
+def choose_interval(table: pd.DataFrame, model: str, level: float) -> tuple[str, dict[str, dict[str, float]], str, str]:
     """The scheme whose validation intervals are nearest `level` in every segment (group stage,
     knockouts): the least sum of |coverage - level| over segments. A scheme other than the simplest
     (pooled) is served only when it beats pooled by more than one match per segment (sum of 1/n),
-    and only on MIN_CHOICE_ROWS validation matches or more: less than that is noise, not evidence."""
+    and only on MIN_CHOICE_ROWS validation matches or more: less than that is noise, not evidence.
+    Returns the scheme, every scheme's scores, the reason in words and how it was settled (a key of
+    INTERVAL_OUTCOMES), so callers never parse the reason."""
     scores = {}
     for variant in INTERVAL_VARIANTS:
         rows = _interval_rows(table, model, level, variant, VALIDATION)
@@ -341,19 +349,19 @@ def choose_interval(table: pd.DataFrame, model: str, level: float) -> tuple[str,
                            "score": float(sum(abs(v - level) for v in by_segment.values())),
                            "one_match_per_segment": float(sum(1.0 / n for n in rows["segment"].value_counts()))}
     if "pooled" not in scores:
-        return "pooled", scores, "no validation match has an interval: the simplest scheme, unchosen"
+        return "pooled", scores, "no validation match has an interval: the simplest scheme, unchosen", "unchosen"
     pooled = scores["pooled"]
     if pooled["n"] < MIN_CHOICE_ROWS:
         return "pooled", scores, (f"{pooled['n']} validation matches with an interval (< {MIN_CHOICE_ROWS}) cannot "
-                                  "choose between schemes: the simplest, pooled, is served unchosen")
+                                  "choose between schemes: the simplest, pooled, is served unchosen"), "unchosen"
     best = min(scores, key=lambda v: (round(scores[v]["score"], 12), list(INTERVAL_VARIANTS).index(v)))
     gain = pooled["score"] - scores[best]["score"]
     if best != "pooled" and gain <= pooled["one_match_per_segment"]:
         return "pooled", scores, (f"{best} is nearer 90% on validation by {gain:.3f}, not more than one match per "
-                                  f"segment ({pooled['one_match_per_segment']:.3f}): pooled is served")
+                                  f"segment ({pooled['one_match_per_segment']:.3f}): pooled is served"), "not_beaten"
     return best, scores, (f"{best} is nearest 90% in every segment on {pooled['n']} validation matches"
                           + (f", {gain:.3f} better than pooled (one match per segment: "
-                             f"{pooled['one_match_per_segment']:.3f})" if best != "pooled" else ""))
+                             f"{pooled['one_match_per_segment']:.3f})" if best != "pooled" else "")), "chosen"
 
 
 def interval_scores(table: pd.DataFrame, level: float, variant: str = "venue") -> dict[str, dict[str, float]]:
@@ -408,10 +416,10 @@ def evaluate(frame: pd.DataFrame, seed: int, quiet: bool, host: bool = False) ->
         if len(mine) != len(table):
             raise RuntimeError(f"the {competition} plan predicted rows of another competition")
         chosen = outcome.choice.chosen
-        variant, variant_scores, reason = choose_interval(table, chosen, INTERVAL_LEVEL)
+        variant, variant_scores, reason, settled = choose_interval(table, chosen, INTERVAL_LEVEL)
         intervals = interval_scores(table, INTERVAL_LEVEL, variant)
         coverage_stage = stage_coverage(table, chosen, INTERVAL_LEVEL, variant)
-        interval_choice = {"variant": variant, "reason": reason, "validation_scores": variant_scores,
+        interval_choice = {"variant": variant, "reason": reason, "settled": settled, "validation_scores": variant_scores,
                            "validation_coverage_by_stage": stage_coverage(table, chosen, INTERVAL_LEVEL, variant,
                                                                           VALIDATION),
                            "rule": "the scheme nearest 90% in every segment (group, knockout) on the validation "
@@ -488,10 +496,7 @@ def metrics_of(results: dict) -> dict:
             statement += (f"; on the test matches {on_test} was stronger: "
                           f"{outcome.test[chosen]['mae'] / outcome.test[on_test]['mae']:.3f}x it")
         if cov:
-            why = r["interval_choice"]["reason"]
-            how = ("unchosen: too few validation matches" if "unchosen" in why else
-                   "no scheme beat it on validation by more than one match per segment"
-                   if "not more than one match" in why else "chosen on validation")
+            how = INTERVAL_OUTCOMES[r["interval_choice"]["settled"]]
             statement += (f"; {INTERVAL_LEVEL:.0%} interval ({r['interval_choice']['variant']} scheme, {how}) "
                           f"covered {cov['coverage']:.0%} of {cov['n']}, mean width {cov['mean_width']:,.0f}")
         m["verdict"] = {

@@ -90,25 +90,25 @@ def interval_table(test_actual: float = 0.5, n: int = 40, validation: int = 30) 
 
 def test_the_interval_scheme_is_chosen_on_validation_rows_only():
     table = interval_table()
-    variant, scores, reason = train.choose_interval(table, "m", 0.9)
+    variant, scores, reason, settled = train.choose_interval(table, "m", 0.9)
     assert set(scores) == set(train.INTERVAL_VARIANTS)
     assert all(v["n"] == 30 - 10 for v in scores.values())      # 9 residuals needed: from the 6th day on
     # 20 validation rows are too few to choose on: the simplest scheme, said so
-    assert variant == "pooled" and "cannot choose" in reason
+    assert variant == "pooled" and "cannot choose" in reason and settled == "unchosen"
     # test actuals anywhere: the same choice and the same validation scores
-    assert train.choose_interval(interval_table(test_actual=0.0), "m", 0.9) == (variant, scores, reason)
+    assert train.choose_interval(interval_table(test_actual=0.0), "m", 0.9) == (variant, scores, reason, settled)
 
 
 def test_a_scheme_beats_pooled_only_by_more_than_one_match_per_segment(monkeypatch):
     # 20 rows: scaling is nearer 90% but by no more than one match per segment, so pooled is served
     monkeypatch.setattr(train, "MIN_CHOICE_ROWS", 10)
-    variant, scores, reason = train.choose_interval(interval_table(), "m", 0.9)
+    variant, scores, reason, settled = train.choose_interval(interval_table(), "m", 0.9)
     assert scores["pooled"]["one_match_per_segment"] == pytest.approx(1 / 10 + 1 / 10)
     assert scores["headroom"]["score"] < scores["pooled"]["score"] <= scores["headroom"]["score"] + 0.2
-    assert variant == "pooled" and "not more than one match per segment" in reason
+    assert variant == "pooled" and "not more than one match per segment" in reason and settled == "not_beaten"
     # 190 rows of the same process: the scaled scheme wins by more than the noise and is served
-    variant, scores, reason = train.choose_interval(interval_table(n=220, validation=200), "m", 0.9)
-    assert variant in ("headroom", "venue+headroom"), (scores, reason)
+    variant, scores, reason, settled = train.choose_interval(interval_table(n=220, validation=200), "m", 0.9)
+    assert variant in ("headroom", "venue+headroom") and settled == "chosen", (scores, reason)
     assert scores["pooled"]["score"] - scores[variant]["score"] > scores["pooled"]["one_match_per_segment"]
 
 
