@@ -53,20 +53,31 @@ def run(command: str, tmp: Path) -> str:
     return done.stdout
 
 
+def full_training(service: str) -> str:
+    """The command check_metrics_report trains with (it adds --quiet, which only hushes stderr)."""
+    return f"python -m services.{service}.train --no-publish --output /tmp/{service}-full"
+
+
 def check_metrics_report(service: str, tmp: Path) -> None:
-    """The page's metrics block is the report of a full training with the default seed."""
-    run(f"python -m services.{service}.train --no-publish --quiet --output /tmp/{service}-full", tmp)
+    """The page's metrics block is the report of a full training with the default seed, left in
+    /tmp/<service>-full under `tmp` for an example that starts from the same command."""
+    run(full_training(service) + " --quiet", tmp)
     printed = run(f"python -m services.common.report {service} --manifest /tmp/{service}-full/manifest.json", tmp)
     assert printed.split("\n", 1)[1].strip() in page(f"{service}.md"), (
         f"docs/services/{service}.md (and README.md): replace the report block by this output of a full "
         f"training:\n{printed}")
 
 
-def check_fresh_example(page_name: str, naming: str, tmp: Path, excerpt: bool = False) -> None:
-    """Run the block that contains `naming`; its last command prints what the page shows."""
+def check_fresh_example(page_name: str, naming: str, tmp: Path, excerpt: bool = False,
+                        already_run: str | None = None) -> None:
+    """Run the block that contains `naming`; its last command prints what the page shows.
+    `already_run`: a command of the block this test has run into the same `tmp` (a full training),
+    which must be in the block as written and is not run twice."""
     text = page(page_name)
     lines = code_block(text, naming)
-    printed = [run(c, tmp) for c in commands(lines)][-1]
+    block = commands(lines)
+    assert already_run is None or already_run in block, f"{already_run!r} is not a command of the block: {block}"
+    printed = [run(c, tmp) for c in block if c != already_run][-1]
     where = f"docs/services/{page_name} (and README.md), the block with {naming!r}"
     if not excerpt:
         after = text[text.index("\n".join(lines)):]
