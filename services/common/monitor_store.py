@@ -42,6 +42,9 @@ class Conflict(Exception):
 
 
 class MonitorStore(Protocol):
+    """`add` may fail partway; the caller keeps the same dicts and retries them, so a store that is not
+    all-or-nothing removes from `counts` what it has added (DynamoMonitorStore)."""
+
     def add(self, counts: dict[tuple[str, str], dict[str, int]], requests: dict[str, int],
             live_since: dict[str, str]) -> None: ...
     def versions(self) -> dict[str, dict[str, Any]]: ...
@@ -203,11 +206,14 @@ class DynamoMonitorStore:
         """Every count item first, then VERSIONS (the requests and live times) in one update: a reader
         never sees a flush's requests without its drift counts. Not one transaction: moto's threaded
         server, which the container tier runs the images against, fails concurrent transactions (see
-        tests/monitoring/conftest.py), and both workers flush at once when a task stops."""
-        for (version, feature), buckets in counts.items():
+        tests/monitoring/conftest.py), and both workers flush at once when a task stops. So each count
+        item is removed from `counts` once it is added: a flush that fails halfway is retried with
+        what is left, and no item is added twice."""
+        for (version, feature), buckets in list(counts.items()):
             if buckets:
                 self.client.update_item(TableName=self.table, Key={"pk": {"S": f"COUNTS#{version}#{feature}"}},
                                         **self._adds({b: int(n) for b, n in buckets.items()}))
+            del counts[(version, feature)]
         if requests or live_since:
             self.client.update_item(TableName=self.table, Key={"pk": {"S": "VERSIONS"}},
                                     **self._versions_update(requests, live_since))
