@@ -21,6 +21,8 @@ backtest fold never sees the weeks it predicts.
   weight is tuned inside fit on an inner window of its own fitting rows (nested).
 - hierarchical_elasticity (candidate, issue 26): the pooled-elasticity curve with each product's own
   elasticity and cell lifts, shrunk toward the pooled ones by empirical Bayes (capped at 0).
+- joint_pooled_elasticity / joint_hierarchical_elasticity (candidates): those curves with each pair's
+  level learned from every week net of its promotion and price, fitted jointly (backfitting).
 - EFFECTS: the boosters' optional feature groups, kept only with validation support (pipeline).
 """
 from __future__ import annotations
@@ -49,6 +51,8 @@ INNER_WEEKS = 20      # the blend's inner validation window: the latest weeks of
 EFFECTS = {"seasonality": ("week_sin", "week_cos"), "store_effect": ("store_effect",),
            "base_price_change": ("log_base_index",)}
 WEIGHT_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+JOINT_TOLERANCE = 1e-4   # log1p units: JointLevels stops when no pair level moves by more
+JOINT_MAX_ROUNDS = 50
 
 
 def _log1p_units(frame: pd.DataFrame) -> np.ndarray:
@@ -68,23 +72,26 @@ class Encodings:
     cannot learn to trust a level that contains the answer.
     """
 
-    def fit(self, frame: pd.DataFrame) -> "Encodings":
+    def fit(self, frame: pd.DataFrame, netted: np.ndarray | None = None) -> "Encodings":
+        """`netted`: each row's log1p(units) less its promotion lift and price term (JointLevels);
+        the base levels are then learned from every row of it instead of from the unpromoted rows."""
         ly = _log1p_units(frame)
-        plain = plain_mask(frame)
+        self.netted_ = netted is not None
+        plain = plain_mask(frame) if netted is None else np.ones(len(frame), dtype=bool)
         d = pd.DataFrame({"s": frame["store_id"].astype(str).to_numpy(), "p": frame["product_id"].astype(str).to_numpy(),
-                          "ly": ly, "plain": plain})
+                          "ly": ly, "lb": ly if netted is None else np.asarray(netted, dtype=float), "plain": plain})
         d["k"] = d["s"] + "|" + d["p"]
         product_level = d.groupby("p")["ly"].mean()
-        product_base = d[d["plain"]].groupby("p")["ly"].mean().reindex(product_level.index).fillna(product_level)
+        product_base = d[d["plain"]].groupby("p")["lb"].mean().reindex(product_level.index).fillna(product_level)
         d["resid"] = d["ly"] - d["p"].map(product_level)
-        d["resid_base"] = d["ly"] - d["p"].map(product_base)
+        d["resid_base"] = d["lb"] - d["p"].map(product_base)
         by_store = d.groupby("s")
         effect = by_store["resid"].sum() / (by_store.size() + STORE_SHRINK)
         plain_store = d[d["plain"]].groupby("s")
         base_effect = (plain_store["resid_base"].sum() / (plain_store.size() + STORE_SHRINK)).reindex(
             effect.index).fillna(0.0)
         self.global_level = float(ly.mean())
-        self.global_base = float(ly[plain].mean()) if plain.any() else self.global_level
+        self.global_base = float(d["lb"][plain].mean()) if plain.any() else self.global_level
         grouped = frame.assign(_p=d["p"].to_numpy()).groupby("_p")
         self.products = {
             p: {"level": float(product_level[p]), "base": float(product_base[p]),
@@ -98,7 +105,7 @@ class Encodings:
         self.stores = {s: {"effect": float(effect[s]), "base_effect": float(base_effect[s]),
                            "rows": int(store_rows[s]), "mean_units": float(store_units[s])} for s in effect.index}
         all_sums = d.groupby("k")["ly"].agg(["sum", "size"])
-        plain_sums = d[d["plain"]].groupby("k")["ly"].agg(["sum", "size"]).reindex(all_sums.index).fillna(0.0)
+        plain_sums = d[d["plain"]].groupby("k")["lb"].agg(["sum", "size"]).reindex(all_sums.index).fillna(0.0)
         store_of = all_sums.index.str.split("|").str[0]
         product_of = all_sums.index.str.split("|").str[1]
         prior = product_level.reindex(product_of).to_numpy() + effect.reindex(store_of).to_numpy()
@@ -129,6 +136,8 @@ class Encodings:
         return out
 
     def fitting_rows(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        if self.netted_:
+            raise ValueError("leave-one-out levels are for boosters' encodings, which are never netted")
         out = self.rows(frame)
         ly, plain = _log1p_units(frame), plain_mask(frame)
         for i, (s, p) in enumerate(zip(frame["store_id"].astype(str), frame["product_id"].astype(str))):
@@ -214,6 +223,10 @@ class PooledElasticity(PromoAdjustedMean):
 
     def fit(self, frame: pd.DataFrame) -> "PooledElasticity":
         self.encodings_ = Encodings().fit(frame)
+        return self._fit_curve(frame)
+
+    def _fit_curve(self, frame: pd.DataFrame) -> "PooledElasticity":
+        """The elasticity and cell lifts, on log1p(units) less the pair levels of `encodings_`."""
         r = pd.Series(_log1p_units(frame) - self.encodings_.rows(frame)["pair_base"])
         x = pd.Series(np.log(frame["price"].to_numpy(float) / self.encodings_.usual_price(frame)))
         cells = cells_of(frame)
@@ -257,6 +270,10 @@ class HierarchicalElasticity(PromoAdjustedMean):
 
     def fit(self, frame: pd.DataFrame) -> "HierarchicalElasticity":
         self.encodings_ = Encodings().fit(frame)
+        return self._fit_curve(frame)
+
+    def _fit_curve(self, frame: pd.DataFrame) -> "HierarchicalElasticity":
+        """The elasticities and cell lifts, on log1p(units) less the pair levels of `encodings_`."""
         r = _log1p_units(frame) - self.encodings_.rows(frame)["pair_base"]
         x = np.log(frame["price"].to_numpy(float) / self.encodings_.usual_price(frame))
         cells, products = cells_of(frame), frame["product_id"].astype(str).to_numpy()
@@ -306,6 +323,59 @@ class HierarchicalElasticity(PromoAdjustedMean):
                 "product_lift": self.product_lift_,
                 "pooling": {"elasticity_tau2": self.elasticity_tau2_, "lift_tau2": self.lift_tau2_,
                             "how": "empirical-Bayes shrinkage toward the pooled value (tau2 by moments)"}}
+
+
+class JointLevels:
+    """A price curve whose pair levels are learned from every week, not only the unpromoted ones (mixed in
+    before PooledElasticity or HierarchicalElasticity, whose `_fit_curve` it alternates with).
+
+    The curve's own levels are means over each pair's unpromoted weeks, at whatever prices those weeks
+    had, and leave out its promoted weeks (a third of the rows). Here the levels and the curve are
+    fitted jointly, by alternating: the
+    levels (shrunk as before) on log1p(units) less each row's curve, then the curve on log1p(units) less
+    the levels, until no level moves by more than JOINT_TOLERANCE (a two-way fixed-effects fit, by
+    backfitting). Served like the curve it extends: only the pair levels differ."""
+
+    def fit(self, frame: pd.DataFrame):
+        super().fit(frame)                          # levels from unpromoted weeks: the starting point
+        ly = _log1p_units(frame)
+        base = self.encodings_.rows(frame)["pair_base"]
+        for self.rounds_ in range(1, JOINT_MAX_ROUNDS + 1):
+            # each row's curve relative to an unpromoted week at the usual price, which fixes the
+            # constant the levels and the lifts could otherwise trade between them
+            plain_week = frame.assign(display=0, feature=0, tpr=0, price=self.encodings_.usual_price(frame))
+            curve = self.predict_log1p(frame) - self.predict_log1p(plain_week)
+            self.encodings_ = Encodings().fit(frame, netted=ly - curve)
+            moved, base = np.abs(self.encodings_.rows(frame)["pair_base"] - base).max(), \
+                self.encodings_.rows(frame)["pair_base"]
+            self._fit_curve(frame)
+            if moved < JOINT_TOLERANCE:
+                break
+        return self
+
+    def _fit_curve(self, frame: pd.DataFrame):
+        """The curve's fit, with its pooled cell lifts never lower with a flag added: netted levels can
+        leave the TPR cell below the unpromoted one, and TPR is derived from the price (a cut below the
+        base price sets it), so such a lift would make units rise with the price."""
+        super()._fit_curve(frame)
+        self.lift_ = {str(c): v for c, v in enumerate(monotone_in_flags(promo_log1p(self.lift_, 0.0, np.arange(8))))}
+        return self
+
+    def artifact(self, out: Path, frame: pd.DataFrame) -> dict[str, Any]:
+        return {**super().artifact(out, frame), "pair_levels": (
+            f"every week, net of the curve (fitted jointly with it, {self.rounds_} rounds of backfitting)")}
+
+
+class JointPooledElasticity(JointLevels, PooledElasticity):
+    """pooled_elasticity with its pair levels fitted jointly with the curve (JointLevels)."""
+
+    name = "joint_pooled_elasticity"
+
+
+class JointHierarchicalElasticity(JointLevels, HierarchicalElasticity):
+    """hierarchical_elasticity with its pair levels fitted jointly with the curve (JointLevels)."""
+
+    name = "joint_hierarchical_elasticity"
 
 
 # ------------------------------------------------------------------------------------ candidates
@@ -439,10 +509,12 @@ def blend(seed: int, small: bool, effects: tuple[str, ...] = tuple(EFFECTS)) -> 
 
 def candidates(seed: int, small: bool, effects: tuple[str, ...] = tuple(EFFECTS)) -> list[Any]:
     """The boosters and the blend, each using the effects kept (selected on validation for the blend), and
-    the hierarchical price curve (no booster, no effects)."""
+    the pooled and hierarchical price curves with their levels fitted jointly, and the hierarchical one
+    with its levels from unpromoted weeks (no booster, no effects)."""
     effects = tuple(effects)
     return [Booster("lightgbm", "tweedie", seed, small, effects), Booster("lightgbm", "poisson", seed, small, effects),
-            Booster("xgboost", "poisson", seed, small, effects), blend(seed, small, effects), HierarchicalElasticity()]
+            Booster("xgboost", "poisson", seed, small, effects), blend(seed, small, effects), HierarchicalElasticity(),
+            JointPooledElasticity(), JointHierarchicalElasticity()]
 
 
 def baselines() -> list[Any]:

@@ -36,17 +36,23 @@ def test_served_curve_equals_the_fitted_one_and_never_rises_with_price(tmp_path)
     assert len(elasticities) == frame["product_id"].nunique() and max(elasticities.values()) <= 0.0
     assert max(elasticities.values()) - min(elasticities.values()) > 0.5    # products differ: not one pooled slope
     assert fitted.elasticity_ < 0.0 and fitted.elasticity_tau2_ > 0.0
-    spec = fitted.artifact(tmp_path, frame)
-    json.dumps(spec)                                                          # JSON only: nothing to unpickle
-    (tmp_path / "demand.json").write_text(json.dumps({
+    assert_served_as_fitted_and_monotone(fitted, frame, tmp_path)
+
+
+def assert_served_as_fitted_and_monotone(fitted, frame, folder) -> dict:
+    """Write `fitted`'s artifact as the pipeline does (JSON only), load it through DemandModel: the served
+    units equal the native ones, differ from the pooled baseline's, and never rise with price. The spec."""
+    spec = fitted.artifact(folder, frame)
+    (folder / "demand.json").write_text(json.dumps({        # json.dumps: JSON only, nothing to unpickle
         "format": 2, "model": fitted.name, "feature_names": FEATURE_NAMES, "target": "units",
         "week_ends_on": "Wednesday", "promotion_means": {"display": 1, "feature": 1, "tpr": 0},
         "catalog": pipeline.catalog(frame, spec["encodings"]), **spec}))
-    served = DemandModel(tmp_path, {"version": "test"})
+    served = DemandModel(folder, {"version": "test"})
     native = fitted.predict(frame.drop(columns=["units"]))
     through = pipeline.served_units(served, frame)
     assert np.max(np.abs(through - native) / np.maximum(1.0, native)) <= pipeline.PARITY_TOLERANCE
     pooled = models.PooledElasticity().fit(frame).predict(frame.drop(columns=["units"]))
-    assert np.mean(np.abs(native - pooled)) > 0.1                             # it is not the pooled curve again
+    assert np.mean(np.abs(native - pooled)) > 0.1                             # not the pooled baseline again
     sweep = pipeline.monotonicity_sweep(served)
     assert sweep["curves"] > 0 and sweep["violations"] == 0
+    return spec

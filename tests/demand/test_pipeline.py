@@ -19,7 +19,7 @@ from services.demand.model import DemandModel, Promotion
 from tests.demand.conftest import DATA, ROOT, SMALL_RUN
 
 CANDIDATES = ["lightgbm_tweedie", "lightgbm_poisson", "xgboost_poisson", "blend_lightgbm_tweedie_promo",
-              "hierarchical_elasticity"]
+              "hierarchical_elasticity", "joint_pooled_elasticity", "joint_hierarchical_elasticity"]
 BASELINES = ["store_product_mean", "promo_adjusted_mean", "pooled_elasticity"]
 
 
@@ -90,6 +90,13 @@ def test_target_and_totals_are_reported_with_their_numbers(demand_run):
     assert summary["baseline_score"] == min(test[b]["mae"] for b in BASELINES if b != chosen)
 
 
+def chosen_refit(manifest, frame):
+    """The manifest's chosen model, refitted here on `frame`, independently of the pipeline."""
+    kept = tuple(manifest["training"]["effects_kept"])
+    models_by_name = {m.name: m for m in [*models.candidates(42, small=True, effects=kept), *models.baselines()]}
+    return models_by_name[manifest["metrics"]["choice"]["chosen"]].fit(frame)
+
+
 def test_served_model_is_the_chosen_one_refitted_on_every_week(demand_run):
     manifest, folder = demand_run
     verify_files(folder, manifest)
@@ -100,9 +107,7 @@ def test_served_model_is_the_chosen_one_refitted_on_every_week(demand_run):
     assert not any(name.endswith((".pkl", ".joblib")) for name in manifest["files"])
     # refit the chosen model here, independently of the pipeline, and compare every row
     frame = shipped_rows()
-    kept = tuple(manifest["training"]["effects_kept"])
-    template = {m.name: m for m in [*models.candidates(42, small=True, effects=kept), *models.baselines()]}[chosen]
-    native = template.fit(frame).predict(frame.drop(columns=["units"]))
+    native = chosen_refit(manifest, frame).predict(frame.drop(columns=["units"]))
     served = pipeline.served_units(DemandModel(folder, manifest), frame)
     np.testing.assert_allclose(served, native, rtol=1e-4, atol=1e-4)
 
@@ -164,7 +169,7 @@ def test_serving_rows_equal_training_rows(demand_run):
     manifest, folder = demand_run
     served = DemandModel(folder, manifest)
     frame = shipped_rows()
-    enc = models.Encodings().fit(frame)
+    enc = chosen_refit(manifest, frame).encodings_     # netted levels when a joint curve is chosen
     sample = frame.sample(40, random_state=0)
     expected = models.matrix(sample, enc, enc.rows(sample))
     from services.demand.features import feature_matrix, levels
