@@ -3,8 +3,10 @@
 
 An actual is one data-set row: the /predict inputs of a store, product and week plus the units sold.
 It is scored for the served model (the call /predict makes) and, beside it, for the manifest's
-baseline on the same row from the served artifact: promo_adjusted_mean is the pair's unpromoted
-level plus the lift of the row's promotion cell, as training computes it (features.promo_log1p).
+baseline on the same row from the parameters the artifact carries for it (`baselines`), as training
+computes it: promo_adjusted_mean is the pair's unpromoted level plus the lift of the row's promotion
+cell (features.promo_log1p), pooled_elasticity that plus its one elasticity times the log price
+ratio. The levels are the baselines' own, not the served curve's (a joint curve's are netted).
 """
 from __future__ import annotations
 
@@ -56,15 +58,18 @@ def _curve_row(objects, model):
 
 def baseline_units(model, name: str, store_id: str, product_id: str, display: int, feature: int, tpr: int,
                    price: float | None = None) -> float:
-    pooled = (model.baselines or {}).get("pooled_elasticity")
+    own = model.baselines or {}
+    # the baselines' levels (from unpromoted weeks); an artifact from before they were shipped has only
+    # the served ones, which were the same then (no joint curve)
+    base = levels(own.get("encodings", model.encodings), store_id, product_id)["pair_base"]
+    pooled = own.get("pooled_elasticity")
     if name == "pooled_elasticity" and pooled and price is not None:
-        base = levels(model.encodings, store_id, product_id)["pair_base"]
         log1p = promo_log1p(pooled["lift"], base, cell(display, feature, tpr)) + \
             pooled["elasticity"] * np.log(price / model.usual_price(product_id))
         return float(max(np.expm1(log1p)[()], 0.0))
-    if name == "promo_adjusted_mean" and model.lift:
-        base = levels(model.encodings, store_id, product_id)["pair_base"]
-        return float(max(np.expm1(promo_log1p(model.lift, base, cell(display, feature, tpr)))[()], 0.0))
+    promo_lift = own.get("promo_adjusted_mean", {}).get("lift") or (model.lift if model.kind in ("blend", "promo_adjusted_mean") else None)
+    if name == "promo_adjusted_mean" and promo_lift:
+        return float(max(np.expm1(promo_log1p(promo_lift, base, cell(display, feature, tpr)))[()], 0.0))
     if name == "store_product_mean" and model.means:
         return float(model.means.get(pair_key(store_id, product_id), model.global_mean))
     raise BaselineUnavailable(f"the served artifact ({model.kind}) does not carry what the baseline {name} needs")

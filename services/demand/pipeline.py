@@ -270,11 +270,13 @@ def publish(outcome, frame: pd.DataFrame, out: Path) -> dict[str, Any]:
     """Write the serving files of the refitted chosen model and check them through the serving class."""
     chosen = outcome.model
     spec = chosen.artifact(out, frame)
-    pooled = models.PooledElasticity().fit(frame)   # what live monitoring compares with (the headline's baseline)
+    # what live monitoring compares with, with the baselines' own levels: a joint curve's are netted
+    pooled, promo = models.PooledElasticity().fit(frame), models.PromoAdjustedMean().fit(frame)
+    baselines = {"encodings": pooled.encodings_.as_json(), "promo_adjusted_mean": {"lift": promo.lift_},
+                 "pooled_elasticity": {"lift": pooled.lift_, "elasticity": pooled.elasticity_}}
     artifact = {"format": 2, "model": chosen.name, "feature_names": FEATURE_NAMES, "target": "units",
                 "week_ends_on": "Wednesday", "promotion_means": {"display": 1, "feature": 1, "tpr": 0},
-                "catalog": catalog(frame, spec["encodings"]),
-                "baselines": {"pooled_elasticity": {"lift": pooled.lift_, "elasticity": pooled.elasticity_}}, **spec}
+                "catalog": catalog(frame, spec["encodings"]), "baselines": baselines, **spec}
     write_json(out / "demand.json", artifact)
     write_json(out / "history.json", history(outcome, frame))
     served = DemandModel(out, {"version": "build"})

@@ -101,6 +101,27 @@ def test_demand_actuals_beside_the_promo_adjusted_baseline_and_drift(service_app
 
 
 # -- forecast -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["pooled_elasticity", "promo_adjusted_mean"])
+def test_demand_baselines_use_their_own_levels_whatever_the_served_curve(trained, name):
+    """A joint curve's served levels are netted of its own curve; the monitored baseline must still be
+    training's baseline, from the unpromoted-week levels the artifact carries for it."""
+    import json
+
+    from services.demand import models
+    from services.demand.model import DemandModel
+    from services.demand.monitoring import baseline_units
+
+    folder = trained("demand")
+    served = DemandModel(folder, json.loads((folder / "manifest.json").read_text()))
+    rows = demand_rows(trained)
+    baseline = next(b for b in models.baselines() if b.name == name).fit(rows)
+    sample = rows.sample(200, random_state=1)
+    want = baseline.predict(sample.drop(columns=["units"]))
+    got = [baseline_units(served, name, r.store_id, r.product_id, int(r.display), int(r.feature), int(r.tpr),
+                          float(r.price)) for r in sample.itertuples()]
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
 def test_forecast_scores_a_match_after_the_data_beside_its_competitions_baseline(service_app):
     from services.forecast import train
     from services.forecast.monitoring import BASELINE_COLUMNS
