@@ -331,10 +331,10 @@ class JointLevels:
 
     The curve's own levels are means over each pair's unpromoted weeks, at whatever prices those weeks
     had, and leave out its promoted weeks (a third of the rows). Here the levels and the curve are
-    fitted jointly, by alternating: the
-    levels (shrunk as before) on log1p(units) less each row's curve, then the curve on log1p(units) less
-    the levels, until no level moves by more than JOINT_TOLERANCE (a two-way fixed-effects fit, by
-    backfitting). Served like the curve it extends: only the pair levels differ."""
+    fitted jointly, by alternating: the levels (shrunk as before) on log1p(units) less each row's curve,
+    then the curve on log1p(units) less the levels, until no level moves by more than JOINT_TOLERANCE
+    (a two-way fixed-effects fit, by backfitting). Served like the curve it extends: only the pair
+    levels differ."""
 
     def fit(self, frame: pd.DataFrame):
         super().fit(frame)                          # levels from unpromoted weeks: the starting point
@@ -346,8 +346,8 @@ class JointLevels:
             plain_week = frame.assign(display=0, feature=0, tpr=0, price=self.encodings_.usual_price(frame))
             curve = self.predict_log1p(frame) - self.predict_log1p(plain_week)
             self.encodings_ = Encodings().fit(frame, netted=ly - curve)
-            moved, base = np.abs(self.encodings_.rows(frame)["pair_base"] - base).max(), \
-                self.encodings_.rows(frame)["pair_base"]
+            new_base = self.encodings_.rows(frame)["pair_base"]
+            moved, base = float(np.abs(new_base - base).max()), new_base
             self._fit_curve(frame)
             if moved < JOINT_TOLERANCE:
                 break
