@@ -340,10 +340,10 @@ class JointLevels:
         super().fit(frame)                          # levels from unpromoted weeks: the starting point
         ly = _log1p_units(frame)
         base = self.encodings_.rows(frame)["pair_base"]
+        # each row's curve is taken relative to an unpromoted week at the usual price (a product's median
+        # base price, which netting leaves alone), fixing the constant levels and lifts could trade
+        plain_week = frame.assign(display=0, feature=0, tpr=0, price=self.encodings_.usual_price(frame))
         for self.rounds_ in range(1, JOINT_MAX_ROUNDS + 1):
-            # each row's curve relative to an unpromoted week at the usual price, which fixes the
-            # constant the levels and the lifts could otherwise trade between them
-            plain_week = frame.assign(display=0, feature=0, tpr=0, price=self.encodings_.usual_price(frame))
             curve = self.predict_log1p(frame) - self.predict_log1p(plain_week)
             self.encodings_ = Encodings().fit(frame, netted=ly - curve)
             new_base = self.encodings_.rows(frame)["pair_base"]
